@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// The `nvarc` command.
+//
+//   nvarc eval --dataset arc-agi-1/evaluation --limit 10
+//   nvarc eval --tasks my-tasks.json --preset cpu --out out/submission.json
+//   nvarc eval --api http://127.0.0.1:8080 --dataset arc-agi-2/evaluation
+//   nvarc models
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { createLogger } from "@nvarc/telemetry";
+import { runEval, request } from "./eval-command.ts";
+import { startEmbeddedStack } from "./embedded.ts";
+
+const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+
+const USAGE = `usage:
+  nvarc eval [--dataset NAME] [--tasks FILE] [--task-ids ID,ID] [--limit N] [--preset cpu|test|full]
+             [--model ID] [--gpu-type TYPE] [--min-probability P] [--out FILE] [--api URL]
+  nvarc models [--api URL]
+
+eval submits a batch, follows it to the end, prints a per-task table with both scores
+and the cost, and writes the Kaggle submission file (default submission.json).
+Without --api (or NVARC_API_URL) it runs api, worker and sidecar itself: Postgres from
+DATABASE_URL, else an embedded PGlite in .nvarc/pglite; Redis from REDIS_URL, else a
+private redis-server; the tiny model from models/.
+
+--dataset NAME        a folder of task files under NVARC_DATASETS_DIR, e.g. arc-agi-1/evaluation
+--tasks FILE          a JSON file of tasks keyed by task id (or {"tasks": {...}})
+--task-ids ID,ID      only these task ids of the dataset
+--limit N             only the first N tasks of the dataset, in id order
+--preset NAME         recipe settings: cpu (default for the embedded stack), test or full
+--out FILE            where to write submission.json
+--api URL             use a running api instead of starting one`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      dataset: { type: "string" }, tasks: { type: "string" }, "task-ids": { type: "string" },
+      limit: { type: "string" }, preset: { type: "string" }, model: { type: "string" },
+      "gpu-type": { type: "string" }, "min-probability": { type: "string" }, out: { type: "string" },
+      api: { type: "string" }, "poll-ms": { type: "string" }, help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  if (command === "models") return listModels(values.api ?? process.env.NVARC_API_URL);
+  if (command !== "eval") {
+    console.error(`unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  return evaluate(values);
+}
+
+async function evaluate(values: Record<string, string | boolean | undefined>): Promise<number> {
+  if (!values.dataset && !values.tasks) {
+    console.error(`eval needs --dataset NAME or --tasks FILE\n\n${USAGE}`);
+    return 2;
+  }
+  const limit = parsePositiveInteger(values.limit as string | undefined, "--limit");
+  const minProbability = values["min-probability"] === undefined ? undefined : Number(values["min-probability"]);
+  const apiUrl = (values.api as string | undefined) ?? process.env.NVARC_API_URL;
+  const logger = createLogger("nvarc-cli", process.env.NVARC_LOG_LEVEL ?? "warn");
+
+  const stack = apiUrl ? undefined : await startEmbeddedStack({ repoRoot: REPO_ROOT, logger, print: (line) => console.log(line) });
+  try {
+    await runEval({
+      apiUrl: apiUrl ?? stack!.apiUrl,
+      dataset: values.dataset as string | undefined,
+      tasksFile: values.tasks as string | undefined,
+      taskIds: (values["task-ids"] as string | undefined)?.split(",").map((id) => id.trim()).filter(Boolean),
+      limit,
+      preset: (values.preset as string | undefined) ?? (stack ? "cpu" : undefined),
+      modelId: values.model as string | undefined,
+      gpuType: values["gpu-type"] as string | undefined,
+      minProbability,
+      out: (values.out as string | undefined) ?? "submission.json",
+      pollMs: parsePositiveInteger(values["poll-ms"] as string | undefined, "--poll-ms") ?? 1000,
+      print: (line) => console.log(line),
+    });
+    return 0;
+  } finally {
+    await stack?.close();
+  }
+}
+
+async function listModels(apiUrl: string | undefined): Promise<number> {
+  if (!apiUrl) {
+    console.error("models needs --api URL or NVARC_API_URL");
+    return 2;
+  }
+  const { models } = await request(apiUrl, "GET", "/v1/models");
+  for (const model of models) console.log(`${model.id}\t${model.trained ? "trained" : "untrained"}\t${model.parameters} parameters\t${model.path}`);
+  return 0;
+}
+
+function parsePositiveInteger(raw: string | undefined, flag: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (error) => {
+    console.error(`nvarc: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);
+

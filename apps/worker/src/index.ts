@@ -1,0 +1,3 @@
+export * from "./config.ts";
+export * from "./runtime.ts";
+export { SidecarClient, SidecarCallError } from "./sidecar-client.ts";

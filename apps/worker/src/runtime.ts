@@ -1,0 +1,117 @@
+import { Worker, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import { BATCH_QUEUE, GPU_QUEUE, cancelChannel, createRedisConnection } from "@nvarc/queues";
+import { createMetrics, createSafeRecorder, type Logger, type NvarcMetrics } from "@nvarc/telemetry";
+import type { EvalBatchJobData, EvalTaskJobData } from "@nvarc/contracts";
+import type { WorkerConfig } from "./config.ts";
+import type { WorkerDb, WorkerDeps } from "./deps.ts";
+import { SidecarClient } from "./sidecar-client.ts";
+import { CancellationRegistry } from "./cancellation.ts";
+import { processTaskJob } from "./task-processor.ts";
+import { processBatchJob } from "./batch-processor.ts";
+import { startMetricsServer, type MetricsServer } from "./metrics-server.ts";
+
+/** A running worker: the GPU task consumer, the batch scorer and /metrics. */
+export interface WorkerRuntime {
+  deps: WorkerDeps;
+  metricsServer?: MetricsServer;
+  /** Stops taking jobs; waits up to the grace period for the current job, then forces. */
+  close(): Promise<void>;
+}
+
+export interface WorkerRuntimeOptions {
+  config: WorkerConfig;
+  db: WorkerDb;
+  logger: Logger;
+  metrics?: NvarcMetrics;
+  /** Extra work to run on close, e.g. closing the database client. */
+  onClose?: () => Promise<void>;
+}
+
+/** Starts consuming the task and batch queues. */
+export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  const { config, logger } = options;
+  const metrics = options.metrics ?? createMetrics();
+  const connections: Redis[] = [];
+  const connect = () => {
+    const connection = createRedisConnection(config.redisUrl);
+    connection.on("error", (error) => logger.warn({ err: error }, "redis connection error"));
+    connections.push(connection);
+    return connection;
+  };
+
+  const cancellation = new CancellationRegistry(logger);
+  await cancellation.listen(connect(), cancelChannel(config.queuePrefix));
+
+  const deps: WorkerDeps = {
+    config, db: options.db, logger, metrics,
+    sidecar: new SidecarClient({ address: config.sidecarAddress, maxMessageBytes: config.grpcMaxMessageBytes }),
+    cancellation,
+    recordMetric: createSafeRecorder(metrics, logger),
+    loadedModels: new Map(),
+  };
+
+  const taskWorker = createTaskWorker(deps, connect());
+  const batchWorker = new Worker<EvalBatchJobData>(BATCH_QUEUE, (job) => processBatchJob(deps, job), {
+    connection: connect(), prefix: config.queuePrefix, concurrency: 4, name: config.workerId,
+  });
+  batchWorker.on("failed", (job, error) => logger.error({ jobId: job?.id, err: error }, "batch job failed"));
+  batchWorker.on("error", (error) => logger.error({ err: error }, "batch worker error"));
+
+  const metricsServer = config.metricsPort >= 0 ? await startMetricsServer(metrics, config.metricsPort, logger) : undefined;
+  logger.info({ workerId: config.workerId, sidecar: config.sidecarAddress, gpuType: config.gpuType, lockDurationMs: config.lockDurationMs, stalledIntervalMs: config.stalledIntervalMs, maxStalledCount: config.maxStalledCount, metricsPort: metricsServer?.port }, "worker started");
+
+  return {
+    deps,
+    metricsServer,
+    close: async () => {
+      await closeWithGrace(taskWorker, config.shutdownGraceMs, logger);
+      await batchWorker.close();
+      await metricsServer?.close();
+      deps.sidecar.close();
+      await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
+      await options.onClose?.();
+      logger.info("worker stopped");
+    },
+  };
+}
+
+/**
+ * One job at a time: a GPU worker drives one sidecar on one device. The model runs
+ * in the sidecar process, so this event loop stays free to renew the job's lock
+ * during long calls.
+ */
+function createTaskWorker(deps: WorkerDeps, connection: Redis): Worker<EvalTaskJobData> {
+  const { config, logger, metrics, recordMetric } = deps;
+  const worker = new Worker<EvalTaskJobData>(GPU_QUEUE, (job: Job<EvalTaskJobData>) => processTaskJob(deps, job), {
+    connection,
+    prefix: config.queuePrefix,
+    concurrency: 1,
+    name: config.workerId,
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
+    maxStalledCount: config.maxStalledCount,
+  });
+
+  worker.on("stalled", (jobId) => {
+    recordMetric(() => metrics.jobsStalled.inc({ queue: GPU_QUEUE }));
+    logger.warn({ jobId, queue: GPU_QUEUE }, "job stalled: its lock expired and it returns to the queue");
+  });
+  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error }, "task job failed"));
+  worker.on("lockRenewalFailed", (jobIds) => logger.warn({ jobIds }, "job lock renewal failed"));
+  worker.on("error", (error) => logger.error({ err: error }, "task worker error"));
+  return worker;
+}
+
+async function closeWithGrace(worker: Worker, graceMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = worker.close().then(() => "closed" as const);
+  const expired = new Promise<"expired">((resolve) => { timer = setTimeout(() => resolve("expired"), graceMs); });
+
+  const outcome = await Promise.race([graceful, expired]);
+  clearTimeout(timer);
+  if (outcome === "expired") {
+    logger.warn({ graceMs }, "current job did not finish within the grace period; returning it to the queue");
+    await worker.close(true);
+  }
+}

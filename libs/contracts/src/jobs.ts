@@ -1,0 +1,23 @@
+/** Payload of an `eval-task` job: one task of one batch. */
+export interface EvalTaskJobData {
+  /** Payload schema version. */
+  v: 1;
+  batchId: string;
+  taskId: string;
+}
+
+/** Payload of an `eval-batch` job: the parent that scores a batch when its tasks end. */
+export interface EvalBatchJobData {
+  v: 1;
+  batchId: string;
+}
+
+/** BullMQ job id of a task job. BullMQ rejects custom ids that contain ':'. */
+export function taskJobId(batchId: string, taskId: string): string {
+  return `${batchId}_${taskId}`;
+}
+
+/** BullMQ job id of a batch's parent job. */
+export function batchJobId(batchId: string): string {
+  return batchId;
+}

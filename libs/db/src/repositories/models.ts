@@ -1,0 +1,63 @@
+// Models the sidecar can load.
+import type { DbClient } from '../client.ts';
+import type { Model } from '../generated/prisma/client.ts';
+
+/** Fields of a model a caller registers. */
+export interface ModelInput {
+  id: string;
+  name: string;
+  /** Hugging Face format directory on the worker's disk. */
+  path: string;
+  architecture: string;
+  /** Number of parameters of the base model. */
+  parameters: number;
+  /** False until the model has been through supervised fine-tuning. */
+  trained: boolean;
+  description: string;
+}
+
+/** A stored model; `parameters` is a plain number (exact up to 2^53). */
+export interface ModelRecord extends ModelInput {
+  promotedAt: Date | null;
+  createdAt: Date;
+}
+
+/** Inserts the model or overwrites its fields; promotedAt and createdAt are kept. */
+export async function upsertModel(prisma: DbClient, input: ModelInput): Promise<ModelRecord> {
+  const fields = { ...input, parameters: BigInt(input.parameters) };
+  const row = await prisma.model.upsert({ where: { id: input.id }, create: fields, update: fields });
+  return toModelRecord(row);
+}
+
+/** Returns the model with this id, or null. */
+export async function getModel(prisma: DbClient, id: string): Promise<ModelRecord | null> {
+  const row = await prisma.model.findUnique({ where: { id } });
+  return row ? toModelRecord(row) : null;
+}
+
+/** Returns the most recently promoted model, else the most recently created one, else null. */
+export async function getDefaultModel(prisma: DbClient): Promise<ModelRecord | null> {
+  const promoted = await prisma.model.findFirst({
+    where: { promotedAt: { not: null } },
+    orderBy: [{ promotedAt: 'desc' }, { id: 'asc' }],
+  });
+  if (promoted) return toModelRecord(promoted);
+  const latest = await prisma.model.findFirst({ orderBy: [{ createdAt: 'desc' }, { id: 'asc' }] });
+  return latest ? toModelRecord(latest) : null;
+}
+
+/** Returns every model, oldest first. */
+export async function listModels(prisma: DbClient): Promise<ModelRecord[]> {
+  const rows = await prisma.model.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  return rows.map(toModelRecord);
+}
+
+/** Marks the model as promoted now, making it the default. Returns false when no such model exists. */
+export async function promoteModel(prisma: DbClient, id: string): Promise<boolean> {
+  const { count } = await prisma.model.updateMany({ where: { id }, data: { promotedAt: new Date() } });
+  return count === 1;
+}
+
+function toModelRecord(row: Model): ModelRecord {
+  return { ...row, parameters: Number(row.parameters) };
+}
