@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { FlowProducer, Queue } from "bullmq";
 import { buildSubmission, type ArcTask, type Grid } from "@nvarc/arc";
-import { taskJobId, type ProblemDetail } from "@nvarc/contracts";
+import { groupAttemptsByTest, taskJobId, type ProblemDetail } from "@nvarc/contracts";
 import { enqueueBatchFlow } from "@nvarc/queues";
 import type { Logger } from "@nvarc/telemetry";
+import type { Repositories } from "@nvarc/db";
 import type { ApiConfig } from "./config.ts";
 import type { NormalizedBatchRequest } from "./batch-request.ts";
 
-export type ApiDb = any;
+export type ApiDb = Repositories;
 
 export interface BatchServiceDeps {
   config: ApiConfig;
@@ -32,7 +33,7 @@ export async function createBatch(deps: BatchServiceDeps, request: NormalizedBat
   await deps.db.createBatchWithTasks({
     id: batchId,
     modelId: model.id,
-    options: { ...request.options, modelId: model.id },
+    options: JSON.parse(JSON.stringify({ ...request.options, modelId: model.id })),
     dataset: request.dataset,
     tasks: taskIds.map((taskId, position) => describeTask(taskId, position, request.tasks[taskId])),
   });
@@ -101,7 +102,7 @@ export async function buildBatchSubmission(deps: Pick<BatchServiceDeps, "db">, b
   const tasks = await deps.db.getBatchResults(batchId);
   const attempts: Record<string, Grid[][]> = {};
   for (const task of tasks) {
-    if (task.attempts) attempts[task.taskId] = task.attempts;
+    attempts[task.taskId] = groupAttemptsByTest(task.attempts, task.testCount);
   }
-  return buildSubmission(tasks.map((task: any) => ({ taskId: task.taskId, testCount: task.testCount })), attempts);
+  return buildSubmission(tasks.map((task) => ({ taskId: task.taskId, testCount: task.testCount })), attempts);
 }

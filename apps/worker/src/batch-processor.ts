@@ -1,5 +1,6 @@
 import type { Job } from "bullmq";
 import { scoreBatch, type Grid } from "@nvarc/arc";
+import { groupAttemptsByTest } from "@nvarc/contracts";
 import type { EvalBatchJobData } from "@nvarc/contracts";
 import type { WorkerDeps } from "./deps.ts";
 
@@ -23,10 +24,10 @@ export async function processBatchJob(deps: WorkerDeps, job: Job<EvalBatchJobDat
   }
 
   const results = await deps.db.getBatchResults(batchId);
-  const tasks = results.map((task: any) => ({ taskId: task.taskId, truths: task.truths as (Grid | undefined)[] }));
+  const tasks = results.map((task) => ({ taskId: task.taskId, truths: task.truths.map((truth) => truth ?? undefined) }));
   const attempts: Record<string, Grid[][]> = {};
   for (const task of results) {
-    if (task.state === "completed") attempts[task.taskId] = task.attempts;
+    if (task.state === "completed") attempts[task.taskId] = groupAttemptsByTest(task.attempts, task.testCount);
   }
 
   const summary = scoreBatch(tasks, attempts);

@@ -3,8 +3,10 @@ import type { WorkerConfig } from "./config.ts";
 import type { SidecarClient } from "./sidecar-client.ts";
 import type { CancellationRegistry } from "./cancellation.ts";
 
+import type { Repositories } from "@nvarc/db";
+
 /** The repositories of @nvarc/db the worker uses, bound to one client. */
-export type WorkerDb = any;
+export type WorkerDb = Repositories;
 
 /** Everything a job processor needs, built once per worker process. */
 export interface WorkerDeps {

@@ -41,14 +41,14 @@ export async function processTaskJob(deps: WorkerDeps, job: Job<EvalTaskJobData>
   await deps.db.markBatchRunning(batchId);
 
   const run = await deps.db.startTaskRun({ batchId, taskId, jobId: String(job.id), workerId: deps.config.workerId });
-  if (!run) {
-    logger.info("task is cancelled; not starting a run");
+  if (!run.started) {
+    logger.info({ reason: run.reason }, "not starting a run");
     return { outcome: "skipped" };
   }
 
   const runLogger = logger.child({ runNumber: run.runNumber });
   runLogger.info({ attemptsMade: job.attemptsMade }, "task run started");
-  return executeRun(deps, job, batch, run.runNumber, run.task as ArcTask, runLogger);
+  return executeRun(deps, job, batch, run.runNumber, run.task as unknown as ArcTask, runLogger);
 }
 
 async function executeRun(deps: WorkerDeps, job: Job<EvalTaskJobData>, batch: any, runNumber: number, storedTask: ArcTask, logger: Logger): Promise<TaskJobOutcome> {
@@ -62,6 +62,7 @@ async function executeRun(deps: WorkerDeps, job: Job<EvalTaskJobData>, batch: an
     await checkBudget(deps, batch);
     checkContext(storedTask, preset);
     const model = await deps.db.getModel(batch.modelId);
+    if (!model) throw new TaskFailure("model_not_found", `model "${batch.modelId}" is not in the registry`, false);
     await ensureModelLoaded(deps, model.path, preset.dtype, cancellation.signal);
 
     const result = await runTaskPipeline({
@@ -115,7 +116,7 @@ async function commitResult(
   const truths = storedTask.test.map((test) => test.output as Grid | undefined);
   const verdict = scoreBatch([{ taskId, truths }], { [taskId]: attempts }).perTask[0];
   const deviceSeconds = result.ttftSeconds + result.decodeSeconds + result.scoreSeconds;
-  const cost = costRecord(batch.options.gpuType, deviceSeconds);
+  const cost = { kind: "device" as const, ...costRecord(batch.options.gpuType, deviceSeconds) };
 
   const outcome: { applied: boolean } = await withDbRetry(deps.logger, `commit ${job.id}#${runNumber}`, () => deps.db.commitTaskResult({
     batchId, taskId, runNumber,
@@ -124,6 +125,7 @@ async function commitResult(
     correct: verdict.correct,
     solvedFraction: verdict.solvedFraction,
     details: {
+      modelId: batch.modelId,
       ttftPairsUsed: result.ttftPairsUsed,
       decodePairsUsed: result.tests.map((test) => test.decodePairsUsed),
       ttftLoss: result.ttftLoss,
@@ -131,7 +133,7 @@ async function commitResult(
     },
     timings: {
       ttftSeconds: result.ttftSeconds, decodeSeconds: result.decodeSeconds, scoreSeconds: result.scoreSeconds,
-      deviceSeconds, wallSeconds: (Date.now() - startedAt) / 1000,
+      wallSeconds: (Date.now() - startedAt) / 1000,
     },
     deviceSeconds,
     cost,
@@ -172,10 +174,10 @@ async function handleRunError(
 ): Promise<TaskJobOutcome> {
   const { batchId, taskId } = job.data;
   const deviceSeconds = clock.ttftSeconds + clock.decodeSeconds + clock.scoreSeconds + elapsedIfUnreported(error, clock, startedAt);
-  const cost = costRecord(batch.options.gpuType, deviceSeconds);
+  const cost = { kind: "device" as const, ...costRecord(batch.options.gpuType, deviceSeconds) };
 
   if (signal.aborted) {
-    await withDbRetry(deps.logger, `cancel ${job.id}#${runNumber}`, () => deps.db.failTaskRun({ batchId, taskId, runNumber, code: "cancelled", message: "the batch was cancelled", final: false, cancelled: true, deviceSeconds, cost }));
+    await withDbRetry(deps.logger, `cancel ${job.id}#${runNumber}`, () => deps.db.failTaskRun({ batchId, taskId, runNumber, code: "cancelled", message: "the batch was cancelled", final: false, deviceSeconds, cost }));
     deps.recordMetric(() => deps.metrics.taskRuns.inc({ outcome: "cancelled" }));
     logger.info({ deviceSeconds }, "task run cancelled with its batch");
     return { outcome: "cancelled", runNumber };

@@ -21,3 +21,12 @@ export function taskJobId(batchId: string, taskId: string): string {
 export function batchJobId(batchId: string): string {
   return batchId;
 }
+
+/** Turns flat attempt rows into grids per test input, attempt 1 first. */
+export function groupAttemptsByTest(attempts: { testIndex: number; attempt: number; grid: number[][] }[], testCount: number): number[][][][] {
+  const byTest: number[][][][] = Array.from({ length: testCount }, () => []);
+  for (const row of [...attempts].sort((a, b) => a.attempt - b.attempt)) {
+    byTest[row.testIndex]?.push(row.grid);
+  }
+  return byTest;
+}

@@ -30,3 +30,4 @@ export * from './repositories/batches.ts';
 export * from './repositories/batch-results.ts';
 export * from './repositories/task-runs.ts';
 export * from './repositories/costs.ts';
+export { bindRepositories, type Repositories } from './bound.ts';

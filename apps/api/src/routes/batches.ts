@@ -50,7 +50,7 @@ export function registerBatchRoutes(app: FastifyInstance, deps: AppDeps): void {
     if (!page) return;
 
     const result = await deps.db.listBatchTasksPage(batch.id, page);
-    return { tasks: result.tasks.map(serializeTask), nextCursor: result.nextCursor ?? null };
+    return { tasks: result.items.map(serializeTask), nextCursor: result.nextCursor === null ? null : String(result.nextCursor) };
   });
 
   app.get<{ Params: { id: string }; Querystring: { partial?: string } }>("/v1/batches/:id/submission.json", {
