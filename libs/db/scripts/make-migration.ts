@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   console.log(`wrote prisma/migrations/${folder}/migration.sql`);
 }
 
-/** The name as lower-case letters, digits and underscores, safe in a folder name on every platform. */
+/** Turns the name into lower-case letters, digits and underscores, safe in a folder name on every platform. */
 function migrationSlug(raw: string | undefined): string {
   const slug = (raw ?? '').trim().toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
   if (!slug) {

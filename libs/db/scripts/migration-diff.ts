@@ -32,7 +32,7 @@ export async function diffMigrationsToSchema(
         from: { tag: 'migrations', ...migrationList(migrations, migrationsDir) },
         to: { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: schema }] },
         script: true,
-        // With exitCode set the engine answers 2 when the diff is not empty.
+        // With exitCode set, the engine returns exit code 2 when the diff is not empty.
         exitCode: true,
         filters: NO_FILTERS,
       });

@@ -75,7 +75,7 @@ export class ShadowDatabaseFactory implements SqlMigrationAwareDriverAdapterFact
     const dispose = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await dispose();
-      // The database cannot be dropped while the pool still holds connections to it.
+      // The database cannot be dropped while the pool still has connections to it.
       await this.endPool(pool);
       await this.runOnServer(`DROP DATABASE IF EXISTS ${quoteIdentifier(name)}`);
     };

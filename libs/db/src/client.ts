@@ -10,7 +10,7 @@ import { AcquireTimeoutPool, type PoolStats } from './pool.ts';
 import { readPoolSettings, type PoolSettings } from './settings.ts';
 import type { DbLogger } from './types.ts';
 
-/** Where the data lives: a Postgres URL, or a PGlite data folder for the embedded mode. */
+/** Location of the data: a Postgres URL, or a PGlite data folder for the embedded mode. */
 export type DbConfig = { url: string; settings?: Partial<PoolSettings> } | { pglite: string; settings?: Partial<PoolSettings> };
 
 /** Options of createDb. */
@@ -30,8 +30,8 @@ export interface Db {
   readonly settings: PoolSettings;
   /** Connection counts now. PGlite has one in-process connection and no queue it reports. */
   poolStats(): PoolStats;
-  /** Runs `SELECT 1` within settings.pingTimeoutMs; rejects with the reason otherwise. For readiness probes. */
-  ping(): Promise<void>;
+  /** Runs `SELECT 1` within `timeoutMs` (default settings.pingTimeoutMs) and rejects with the reason otherwise. For readiness probes. */
+  ping(timeoutMs?: number): Promise<void>;
   /** Applies the committed migrations (see applyMigrations). */
   migrate(options?: Omit<ApplyMigrationsOptions, 'log'>): Promise<MigrationReport>;
   /** Disconnects Prisma and closes the pool or the PGlite instance. */
@@ -67,7 +67,8 @@ function createServerDb(url: string, settings: PoolSettings, logger: DbLogger): 
     mode: 'postgres',
     settings,
     poolStats: () => pool.stats(),
-    ping: () => withTimeout(pool.query('SELECT 1'), settings.pingTimeoutMs, () => pingTimeoutMessage(settings, pool.stats())),
+    ping: (timeoutMs = settings.pingTimeoutMs) =>
+      withTimeout(pool.query('SELECT 1'), timeoutMs, () => pingTimeoutMessage(timeoutMs, settings, pool.stats())),
     migrate: (migrateOptions) => applyMigrations(pool, { ...migrateOptions, log: logger }),
     close: async () => {
       await prisma.$disconnect();
@@ -89,7 +90,8 @@ async function createEmbeddedDb(dataDir: string, settings: PoolSettings, logger:
     settings,
     // NOTE: PGlite queues queries internally and does not expose the queue, so idle and waiting are nominal.
     poolStats: () => ({ total: 1, idle: 1, waiting: 0 }),
-    ping: () => withTimeout(pglite.query('SELECT 1'), settings.pingTimeoutMs, () => `PGlite did not answer within ${settings.pingTimeoutMs} ms`),
+    ping: (timeoutMs = settings.pingTimeoutMs) =>
+      withTimeout(pglite.query('SELECT 1'), timeoutMs, () => `PGlite did not answer SELECT 1 within ${timeoutMs} ms`),
     migrate: (migrateOptions) => applyMigrations(pglite, { ...migrateOptions, log: logger }),
     close: async () => {
       await prisma.$disconnect();
@@ -129,9 +131,9 @@ function translateError(error: unknown, pool: AcquireTimeoutPool | null): unknow
   return new DbPoolTimeoutError(facts, { cause: error });
 }
 
-function pingTimeoutMessage(settings: PoolSettings, stats: PoolStats): string {
+function pingTimeoutMessage(timeoutMs: number, settings: PoolSettings, stats: PoolStats): string {
   return (
-    `database did not answer SELECT 1 within ${settings.pingTimeoutMs} ms ` +
+    `database did not answer SELECT 1 within ${timeoutMs} ms ` +
     `(pool: ${stats.total} of ${settings.poolMax} connections open, ${stats.idle} idle, ${stats.waiting} requests waiting)`
   );
 }

@@ -77,8 +77,8 @@ interface AppliedRow {
  * (checksum = sha256 hex of migration.sql, applied_steps_count 1).
  * Holds Prisma Migrate's advisory lock throughout, so concurrent callers apply each
  * migration once. Throws MigrationError when an applied migration's file changed,
- * when an unfinished migration is recorded, or when a script fails (that migration
- * is rolled back; earlier ones stay applied).
+ * when an unfinished migration is recorded, or when a script fails. A failed script's
+ * migration is rolled back, and the migrations before it stay applied.
  */
 export async function applyMigrations(
   target: pg.Pool | SqlExecutor,

@@ -53,19 +53,19 @@ export async function trainingTaskIds(count: number): Promise<string[]> {
   return files.slice(0, count).map((f) => f.replace(/\.json$/, ''));
 }
 
-/** A new batch id. */
+/** Returns a new batch id (a random UUID). */
 export function newBatchId(): string {
   return randomUUID();
 }
 
-/** A logger that records every call, for asserting on start-up logs. */
+/** Returns a logger that records every call, for asserting on start-up logs. */
 export function recordingLogger(): DbLogger & { lines: { level: string; facts: Record<string, unknown>; message: string }[] } {
   const lines: { level: string; facts: Record<string, unknown>; message: string }[] = [];
   const record = (level: string) => (facts: Record<string, unknown>, message: string) => lines.push({ level, facts, message });
   return { lines, info: record('info'), warn: record('warn'), error: record('error') };
 }
 
-/** A device cost row for `deviceSeconds` at 0.80 USD per hour (the L4 rate). */
+/** Builds a device cost row for `deviceSeconds` at 0.80 USD per hour (the default L4 rate). */
 export function deviceCost(deviceSeconds: number) {
   const usdPerHour = 0.8;
   return {

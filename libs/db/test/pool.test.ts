@@ -32,7 +32,7 @@ before(async () => {
   await setup.close();
 });
 
-/** A queued batch of `count` training tasks with one started run each. */
+/** Creates a queued batch of `count` training tasks, starts one run each and returns their results to commit. */
 async function batchWithStartedRuns(db: Db, count: number): Promise<CommitTaskResultInput[]> {
   await upsertModel(db.prisma, { id: 'tiny', name: 'tiny', path: '/m', architecture: 'qwen3', parameters: 1, trained: false, description: '' });
   const batchId = newBatchId();
@@ -152,7 +152,7 @@ describe('pool exhaustion', () => {
     const lock = await lockTable('models');
     try {
       await db.ping();
-      // Prisma queries are lazy: then() sends this one, which holds the only connection.
+      // Prisma queries are lazy: then() sends this one, which takes the only connection.
       const held = db.prisma.model.count().then((count) => count);
       await waitFor(() => db.poolStats().total === 1 && db.poolStats().idle === 0, GIVE_UP_BOUND_MS, 'the count taking the connection');
 

@@ -50,7 +50,7 @@ after(async () => {
   await db.close();
 });
 
-/** A new queued batch over the first `count` training tasks. */
+/** Creates a queued batch over the first `count` training tasks. */
 async function newBatch(count: number): Promise<{ batchId: string; taskIds: string[] }> {
   const batchId = newBatchId();
   const taskIds = await trainingTaskIds(count);
@@ -59,7 +59,7 @@ async function newBatch(count: number): Promise<{ batchId: string; taskIds: stri
   return { batchId, taskIds };
 }
 
-/** A result whose attempts are the task's true outputs, so every test input is solved. */
+/** Builds a result whose attempts are the task's true outputs, so every test input is solved. */
 async function solvedResult(batchId: string, taskId: string, runNumber: number, deviceSeconds = 30): Promise<CommitTaskResultInput> {
   const results = await getBatchResults(db.prisma, batchId);
   const truths = results.find((r) => r.taskId === taskId)!.truths as Grid[];
@@ -177,6 +177,11 @@ describe('batches', () => {
     assert.deepEqual(await getBatchProgress(db.prisma, batchId), { total: 3, queued: 0, running: 0, completed: 1, failed: 0, cancelled: 2 });
     const runs = await db.prisma.taskRun.findMany({ where: { batchId, taskId: taskIds[1] } });
     assert.deepEqual(runs.map((r) => r.state), ['cancelled']);
+    const late = await failTaskRun(db.prisma, { batchId, taskId: taskIds[1], runNumber: runs[0].runNumber, code: 'cancelled', message: 'the batch was cancelled', final: false, deviceSeconds: 1 });
+    assert.deepEqual(late, { applied: false });
+    const lateRun = await db.prisma.taskRun.findFirstOrThrow({ where: { batchId, taskId: taskIds[1] } });
+    assert.equal(lateRun.state, 'cancelled');
+    assert.equal(lateRun.errorCode, 'cancelled');
     const refused = await startTaskRun(db.prisma, { batchId, taskId: taskIds[2], jobId: 'j', workerId: 'w' });
     assert.deepEqual(refused, { started: false, reason: 'cancelled' });
     assert.equal(await cancelBatch(db.prisma, newBatchId()), null);
@@ -244,7 +249,7 @@ describe('batches', () => {
 });
 
 describe('task runs', () => {
-  it('a late commit of an older run leaves one result, two runs and one wasted cost', async () => {
+  it('late commit of older run is superseded', async () => {
     const { batchId, taskIds } = await newBatch(1);
     const taskId = taskIds[0];
     const firstRun = await startRun(batchId, taskId);
@@ -270,7 +275,7 @@ describe('task runs', () => {
     assert.equal(summary.wastedRuns, 1);
   });
 
-  it('a newer run replaces the result of an earlier one and marks it wasted', async () => {
+  it('newer run replaces earlier result', async () => {
     const { batchId, taskIds } = await newBatch(1);
     const taskId = taskIds[0];
     const firstRun = await startRun(batchId, taskId);

@@ -1,6 +1,6 @@
 """NVARC inference sidecar: a gRPC server for LoRA test-time fine-tuning, DFS decoding and scoring.
 
-It serves token ids of the 16-token dialog format and never sees grids. The service
+It takes and returns token ids of the 16-token dialog format, never grids. The service
 contract is libs/contracts/proto/nvarc/sidecar/v1/sidecar.proto.
 """
 

@@ -4,6 +4,11 @@ from typing import Protocol
 
 from nvarc_sidecar.errors import CancelledError, DeadlineExceededError
 
+# A client's deadline reaches the server as a cancellation a few milliseconds before
+# the server's own deadline timer fires. So a call that ends this close to its deadline
+# is reported as DEADLINE_EXCEEDED rather than CANCELLED.
+_DEADLINE_MARGIN_S = 1.0
+
 
 class CallContext(Protocol):
     """The part of `grpc.ServicerContext` the guard reads."""
@@ -31,6 +36,8 @@ class CallGuard:
         if remaining_s is not None and remaining_s <= 0:
             raise DeadlineExceededError("the call's deadline passed; work stopped")
         if not self._context.is_active():
+            if remaining_s is not None and remaining_s < _DEADLINE_MARGIN_S:
+                raise DeadlineExceededError("the call's deadline passed; work stopped")
             raise CancelledError("the caller cancelled the call; work stopped")
 
 

@@ -17,6 +17,7 @@ _CALLER_CODES = {
     grpc.StatusCode.FAILED_PRECONDITION,
     grpc.StatusCode.CANCELLED,
     grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -34,6 +35,14 @@ class CallLog:
     def device_seconds(self) -> float:
         """Seconds the call held the model lock so far (0 before it got the lock)."""
         return 0.0 if self.clock is None else self.clock.seconds()
+
+    def start(self, clock: DeviceClock) -> None:
+        """Record that the call got the model lock; logged at debug level."""
+        self.clock = clock
+        logger.debug("call started", extra={
+            "method": self.method, "request_id": self.request_id, "adapter_id": self.adapter_id,
+            "wait_s": round(time.monotonic() - self.started_s, 4),
+        })
 
     def finish(self, code: grpc.StatusCode, message: str = "", exc_info: bool = False) -> None:
         """Log the call's outcome: info when OK, warning for caller errors and cancels, error otherwise."""

@@ -5,7 +5,7 @@ from enum import IntEnum
 
 
 class StopReason(IntEnum):
-    """Why a completion ended; values match `nvarc.sidecar.v1.StopReason`."""
+    """Reason a completion ended; values match `nvarc.sidecar.v1.StopReason`."""
 
     EOS = 1
     MAX_TOKENS = 2

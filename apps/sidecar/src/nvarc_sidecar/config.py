@@ -7,7 +7,7 @@
 | NVARC_SIDECAR_TORCH_THREADS | 1 | torch intra-op threads; 0 keeps torch's default (one per core) |
 | NVARC_SIDECAR_MODEL_ROOT | repository root | directory that relative model paths are resolved against |
 | NVARC_SIDECAR_SHUTDOWN_GRACE_S | 30 | seconds in-flight calls get to finish after SIGTERM or SIGINT |
-| NVARC_LOG_LEVEL | info | debug, info, warning or error |
+| NVARC_LOG_LEVEL | info | debug, info, warning or error (pino's warn, fatal, trace and silent also work) |
 
 Any other variable named NVARC_SIDECAR_* is rejected, so a misspelt name fails at start
 instead of being ignored.
@@ -120,8 +120,13 @@ def _parse_model_root(raw: str | None) -> Path:
     return root
 
 
+# The Node services read the same variable with pino's level names; accept those too.
+_PINO_LEVELS = {"warn": "warning", "fatal": "error", "trace": "debug", "silent": "error"}
+
+
 def _parse_log_level(raw: str) -> str:
     level = raw.strip().lower()
+    level = _PINO_LEVELS.get(level, level)
     if level not in _LOG_LEVELS:
         raise ConfigError(f"{LOG_LEVEL_VAR}={raw!r} is invalid; use one of {', '.join(_LOG_LEVELS)}")
     return level.upper()

@@ -2,8 +2,8 @@
 
 Time limit: `max_seconds_per_prompt` bounds the work on each batch (its rows share the
 forward passes, so a batch's time is each of its prompts' time), starting at its
-prefill. When it passes during the search, rows keep the completions found so far; a row
-that found none gets the tokens of its most likely path as explored so far, as a greedy
+prefill. When it passes during the search, rows keep the completions found so far. A row
+that found none gets the tokens of its most likely path explored so far, as a greedy
 completion with stop reason TIME_LIMIT. A greedy fallback that runs out of time stops
 the same way. TIME_LIMIT completions are partial: they never end with the end token and
 may be empty.

@@ -43,7 +43,7 @@ class FoundSequence:
 
 @dataclass
 class RowOutcome:
-    """What the search found for one row, plus its greedy prefix for a time-limited fallback."""
+    """Search result of one row: finished sequences and the greedy prefix for a time-limited fallback."""
 
     found: list[FoundSequence] = field(default_factory=list)
     greedy_prefix: list[tuple[int, float]] = field(default_factory=list)

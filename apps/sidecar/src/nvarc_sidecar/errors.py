@@ -51,3 +51,9 @@ class InternalError(SidecarError):
     """A fault inside the sidecar, such as non-finite adapter weights."""
 
     code = grpc.StatusCode.INTERNAL
+
+
+class ResourceExhaustedError(SidecarError):
+    """A reply would exceed the configured gRPC message size limit."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED

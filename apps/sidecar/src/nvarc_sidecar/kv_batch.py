@@ -10,7 +10,7 @@ import torch
 from transformers import DynamicCache
 
 # TODO: a pre-allocated cache written at `cache_position` would avoid the per-step
-# concatenation of DynamicCache; it matters for the 4B model on a GPU, not for CPU presets.
+# concatenation of DynamicCache. That matters for the 4B model on a GPU, not for CPU presets.
 
 
 class KvBatch:

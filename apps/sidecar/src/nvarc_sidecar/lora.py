@@ -33,7 +33,7 @@ class LoraSettings:
     seed: int
 
 
-def validate_lora_settings(settings: LoraSettings, model: PreTrainedModel) -> None:
+def validate_lora_settings(settings: LoraSettings, adaptable_modules: frozenset[str]) -> None:
     """Reject settings peft cannot build on `model`, naming the field and the fix.
 
     Raises:
@@ -47,22 +47,21 @@ def validate_lora_settings(settings: LoraSettings, model: PreTrainedModel) -> No
         raise InvalidArgumentError(f"preset.dropout={settings.dropout} is invalid; use a value in [0, 1)")
     if not settings.target_modules:
         raise InvalidArgumentError("preset.target_modules is empty; name the modules to adapt, for example q_proj, v_proj")
-    available = adaptable_module_names(model)
     for name in settings.target_modules:
-        if name not in available:
+        if name not in adaptable_modules:
             raise InvalidArgumentError(
                 f"preset.target_modules contains {name!r}, which is not a module of this model; "
-                f"choose from {sorted(available)}"
+                f"choose from {sorted(adaptable_modules)}"
             )
 
 
-def adaptable_module_names(model: PreTrainedModel) -> set[str]:
-    """Return the short names (last path component) of the model's Linear and Embedding modules."""
-    return {
+def adaptable_module_names(model: PreTrainedModel) -> frozenset[str]:
+    """Return the short names (last path component) of the Linear and Embedding modules of a model without adapters."""
+    return frozenset(
         name.rsplit(".", 1)[-1]
         for name, module in model.named_modules()
         if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)) and name
-    }
+    )
 
 
 def new_adapter_id() -> str:
@@ -76,11 +75,6 @@ class AdapterSet:
     def __init__(self, base_model: PreTrainedModel) -> None:
         self._base_model = base_model
         self._peft_model: PeftModel | None = None
-
-    @property
-    def base_model(self) -> PreTrainedModel:
-        """The base model; with adapters present its layers carry LoRA branches, so call it through `use`."""
-        return self._base_model
 
     @property
     def adapter_ids(self) -> list[str]:

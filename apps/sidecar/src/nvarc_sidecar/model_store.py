@@ -12,7 +12,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 
 from nvarc_sidecar.call_guard import CallGuard
 from nvarc_sidecar.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
-from nvarc_sidecar.lora import AdapterSet
+from nvarc_sidecar.lora import AdapterSet, adaptable_module_names
 from nvarc_sidecar.tokens import VOCAB_SIZE, TokenEntry, TokenTableError, read_token_table
 
 DTYPES: dict[str, torch.dtype] = {
@@ -73,6 +73,7 @@ class LoadedModel:
     resolved_path: Path
     dtype_name: str
     adapters: AdapterSet
+    adaptable_modules: frozenset[str]  # LoRA target names the base model offers
     tokens: list[TokenEntry]
     max_seq_len: int
     parameter_count: int
@@ -88,6 +89,10 @@ class ModelStore:
         self.lock = ModelLock()
         self._model_root = model_root
         self._loaded: LoadedModel | None = None
+
+    def current(self) -> LoadedModel | None:
+        """Return the loaded model, or None when none is loaded."""
+        return self._loaded
 
     def require(self) -> LoadedModel:
         """Return the loaded model, or raise FAILED_PRECONDITION when none is loaded."""
@@ -178,6 +183,7 @@ def _load_model(model_path: str, path: Path, dtype_name: str, device: torch.devi
         resolved_path=path,
         dtype_name=dtype_name,
         adapters=AdapterSet(model),
+        adaptable_modules=adaptable_module_names(model),
         tokens=tokens,
         max_seq_len=int(config.max_position_embeddings),
         parameter_count=sum(parameter.numel() for parameter in model.parameters()),

@@ -22,7 +22,7 @@ logger = logging.getLogger("nvarc_sidecar.server")
 SERVICE_NAME = sidecar_pb2.DESCRIPTOR.services_by_name["Sidecar"].full_name
 READY_LINE_PREFIX = "NVARC_SIDECAR_READY"
 
-# Model calls run one at a time under the model lock; the other threads answer health
+# Model calls run one at a time under the model lock. The other threads serve health
 # checks and let waiting calls notice cancellation while a long call runs.
 _GRPC_WORKER_THREADS = 8
 
@@ -36,10 +36,13 @@ def build_server(config: SidecarConfig) -> tuple[grpc.Server, int, health.Health
     options = [
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.max_receive_message_length", config.max_message_bytes),
+        # gRPC enables SO_REUSEPORT by default, which lets a second sidecar bind the same
+        # port and silently take half of the calls; a port in use must fail the start.
+        ("grpc.so_reuseport", 0),
     ]
     server = grpc.server(ThreadPoolExecutor(max_workers=_GRPC_WORKER_THREADS, thread_name_prefix="grpc"),
                          options=options)
-    sidecar_pb2_grpc.add_SidecarServicer_to_server(SidecarServicer(ModelStore(config.model_root)), server)
+    sidecar_pb2_grpc.add_SidecarServicer_to_server(SidecarServicer(ModelStore(config.model_root), config.max_message_bytes), server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     port = server.add_insecure_port(config.address)

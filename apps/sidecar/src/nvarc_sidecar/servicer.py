@@ -9,7 +9,8 @@ from nvarc_sidecar.call_guard import CallGuard
 from nvarc_sidecar.call_log import CallLog
 from nvarc_sidecar.completion import Completion
 from nvarc_sidecar.decode import DecodeSettings, PromptResult, decode_prompts, validate_decode
-from nvarc_sidecar.errors import CancelledError, SidecarError
+from nvarc_sidecar.config import MAX_MESSAGE_BYTES_VAR
+from nvarc_sidecar.errors import CancelledError, ResourceExhaustedError, SidecarError
 from nvarc_sidecar.lora import LoraSettings
 from nvarc_sidecar.model_store import DeviceClock, LoadedModel, ModelStore
 from nvarc_sidecar.protos import sidecar_pb2, sidecar_pb2_grpc
@@ -22,8 +23,9 @@ Reply = TypeVar("Reply")
 class SidecarServicer(sidecar_pb2_grpc.SidecarServicer):
     """Implements the Sidecar service over one ModelStore; every call runs under the model lock."""
 
-    def __init__(self, store: ModelStore) -> None:
+    def __init__(self, store: ModelStore, max_message_bytes: int) -> None:
         self._store = store
+        self._max_message_bytes = max_message_bytes
 
     def LoadModel(self, request, context):  # noqa: N802 - name fixed by the proto
         call = CallLog("LoadModel")
@@ -92,8 +94,9 @@ class SidecarServicer(sidecar_pb2_grpc.SidecarServicer):
         call = CallLog("ReleaseAdapter", adapter_id=request.adapter_id)
 
         def body(guard: CallGuard, clock: DeviceClock) -> sidecar_pb2.ReleaseAdapterReply:
-            loaded = self._store.require()
-            released = loaded.adapters.release(request.adapter_id)
+            # With no model loaded no adapter exists, so the release succeeds with released false.
+            loaded = self._store.current()
+            released = loaded is not None and loaded.adapters.release(request.adapter_id)
             return sidecar_pb2.ReleaseAdapterReply(released=released, device_seconds=clock.seconds())
 
         return self._unary(call, context, body)
@@ -103,8 +106,9 @@ class SidecarServicer(sidecar_pb2_grpc.SidecarServicer):
         guard = CallGuard(context)
         try:
             with self._store.lock.hold(guard) as clock:
-                call.clock = clock
+                call.start(clock)
                 reply = body(guard, clock)
+                self._check_size(call, reply)
         except SidecarError as error:
             call.finish(error.code, error.message)
             context.abort(error.code, error.message)
@@ -120,11 +124,14 @@ class SidecarServicer(sidecar_pb2_grpc.SidecarServicer):
         guard = CallGuard(context)
         try:
             with self._store.lock.hold(guard) as clock:
-                call.clock = clock
-                yield from body(guard, clock)
+                call.start(clock)
+                for reply in body(guard, clock):
+                    self._check_size(call, reply)
+                    yield reply
         except GeneratorExit:
-            # gRPC closes the generator when the call ends while it is suspended at a yield.
-            error = CancelledError("the call ended while a reply was pending; work stopped")
+            # gRPC closes the generator when the call ends (cancelled, deadline passed)
+            # while it is suspended at a yield.
+            error = CancelledError("the call ended before all replies were sent; work stopped")
             call.finish(error.code, error.message)
             raise
         except SidecarError as error:
@@ -136,6 +143,16 @@ class SidecarServicer(sidecar_pb2_grpc.SidecarServicer):
             context.abort(grpc.StatusCode.INTERNAL, message)
         else:
             call.finish(grpc.StatusCode.OK)
+
+    def _check_size(self, call: CallLog, reply) -> None:
+        """Raise RESOURCE_EXHAUSTED with the size, the limit and the fix before gRPC rejects the message."""
+        size = reply.ByteSize()
+        if size > self._max_message_bytes:
+            raise ResourceExhaustedError(
+                f"{call.method} reply {type(reply).__name__} is {size} bytes, above the {self._max_message_bytes}-byte "
+                f"limit set by {MAX_MESSAGE_BYTES_VAR}; raise the limit on both ends, or request less per message "
+                "(fewer tokens, no token log-probabilities)"
+            )
 
 
 def _load_model_reply(model_path: str, loaded: LoadedModel, clock: DeviceClock) -> sidecar_pb2.LoadModelReply:

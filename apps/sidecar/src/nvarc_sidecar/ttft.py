@@ -74,7 +74,7 @@ def fine_tune(
     """
     validate_optimizer_settings(optimizer_settings)
     validate_sequences(sequences, loaded.max_seq_len)
-    validate_lora_settings(lora, loaded.adapters.base_model)
+    validate_lora_settings(lora, loaded.adaptable_modules)
 
     adapter_id = new_adapter_id()
     model = loaded.adapters.create(adapter_id, lora)

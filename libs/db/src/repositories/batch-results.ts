@@ -35,7 +35,7 @@ export interface BatchTaskPage {
   nextCursor: number | null;
 }
 
-/** What scoring and submission need of one task. */
+/** The facts of one task that scoring and submission need. */
 export interface TaskResult {
   taskId: string;
   position: number;
@@ -67,7 +67,7 @@ export async function listBatchTasksPage(
   const rows = await prisma.batchTask.findMany({
     where: { batchId, ...(after === null ? {} : { position: { gt: after } }) },
     orderBy: { position: 'asc' },
-    // One extra row tells whether another page follows.
+    // One extra row shows whether another page follows.
     take: limit + 1,
     omit: { task: true },
     include: {

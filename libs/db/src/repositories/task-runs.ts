@@ -1,6 +1,6 @@
 // Task runs: the at-least-once bookkeeping of eval-task jobs. A job taken twice opens
-// two runs; only the task's current run may store a result, and every run keeps its
-// run record and cost rows so the waste stays visible.
+// two runs. Only the task's current run may store a result, but every run keeps its
+// run record and cost rows, so the waste stays visible.
 import type { DbClient } from '../client.ts';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { CostInput, Grid, RunState, TaskState } from '../types.ts';
@@ -15,7 +15,7 @@ export interface RunKey {
   runNumber: number;
 }
 
-/** Who takes the task: the BullMQ job id and the worker id, for the run record. */
+/** Input of startTaskRun: the task, and the BullMQ job and worker that take it. */
 export interface StartTaskRunInput {
   batchId: string;
   taskId: string;
@@ -83,7 +83,7 @@ export interface CommitTaskResultInput extends RunKey {
 export interface FailTaskRunInput extends RunKey {
   code: string;
   message: string;
-  /** True when no retry follows, so the task fails unless it holds an earlier result. */
+  /** True when no retry follows, so the task fails unless it has an earlier result. */
   final: boolean;
   deviceSeconds: number;
   cost?: CostInput | CostInput[];
@@ -121,11 +121,11 @@ export async function startTaskRun(prisma: DbClient, input: StartTaskRunInput): 
 
 /**
  * Writes the result of a run in one transaction, with the task row locked.
- * The run record and its cost rows are always written. Only when the run is the
- * task's current run (and the task is not cancelled) are the task's attempts and
- * candidates replaced and the task completed; earlier runs then count as wasted.
- * Otherwise the run is `superseded` (or `cancelled`), its cost wasted, and the stored
- * result untouched. Repeating a call gives the same end state.
+ * The run record and its cost rows are always written. When the run is the task's
+ * current run and the task is not cancelled, the task's attempts and candidates are
+ * replaced, the task completes, and earlier runs count as wasted. Otherwise the run
+ * becomes `superseded` (or `cancelled`), its cost wasted, and the stored result stays.
+ * Repeating a call gives the same end state.
  */
 export async function commitTaskResult(prisma: DbClient, input: CommitTaskResultInput): Promise<{ applied: boolean }> {
   return prisma.$transaction(async (tx) => {
@@ -133,7 +133,7 @@ export async function commitTaskResult(prisma: DbClient, input: CommitTaskResult
     const isCurrent = task.current_run === input.runNumber && task.state !== 'cancelled';
     const keepsResult = isCurrent || task.result_run === input.runNumber;
     await finishRun(tx, input, {
-      state: keepsResult ? 'completed' : task.state === 'cancelled' ? 'cancelled' : 'superseded',
+      state: committedRunState(keepsResult, task.state),
       ...input.timings,
       deviceSeconds: input.deviceSeconds,
       errorCode: null,
@@ -147,16 +147,17 @@ export async function commitTaskResult(prisma: DbClient, input: CommitTaskResult
 }
 
 /**
- * Records a failed run and its cost rows (wasted). When `final` and the run is current,
- * the task fails with the code and message, unless an earlier run stored a result:
- * then the task stays completed with that result. When not final, a current task goes
- * back to `queued` for the retry. Returns applied true when the task failed.
+ * Records a failed run (`cancelled` when its task was cancelled) and its cost rows,
+ * marked wasted. When `final` and the run is current, the task fails with the code and
+ * message, unless an earlier run stored a result: then the task stays completed with
+ * that result. When not final, a current task goes back to `queued` for the retry.
+ * Returns applied true when the task failed.
  */
 export async function failTaskRun(prisma: DbClient, input: FailTaskRunInput): Promise<{ applied: boolean }> {
   return prisma.$transaction(async (tx) => {
     const task = await lockTask(tx, input);
     await finishRun(tx, input, {
-      state: 'failed',
+      state: task.state === 'cancelled' ? 'cancelled' : 'failed',
       deviceSeconds: input.deviceSeconds,
       errorCode: input.code,
       errorMessage: input.message,
@@ -176,6 +177,12 @@ export async function failTaskRun(prisma: DbClient, input: FailTaskRunInput): Pr
     await tx.batchTask.update({ where, data: { state: 'failed', failureCode: input.code, failureMessage: input.message } });
     return { applied: true };
   });
+}
+
+function committedRunState(keepsResult: boolean, taskState: TaskState): RunState {
+  if (keepsResult) return 'completed';
+  if (taskState === 'cancelled') return 'cancelled';
+  return 'superseded';
 }
 
 // FOR UPDATE serializes this transaction with startTaskRun's increment and with other
