@@ -31,7 +31,8 @@ export async function processBatchJob(deps: WorkerDeps, job: Job<EvalBatchJobDat
   }
 
   const summary = scoreBatch(tasks, attempts);
-  await deps.db.finishBatch(batchId, summary);
+  const { perTask: _perTask, ...scores } = summary;
+  await deps.db.finishBatch(batchId, scores);
   deps.recordMetric(() => deps.metrics.batches.inc({ outcome: "completed" }));
   logger.info({ score: summary.score, taskScore: summary.taskScore, scoredTasks: summary.scoredTasks, unscoredTasks: summary.unscoredTasks }, "batch scored");
   return { state: "completed" };

@@ -36,8 +36,8 @@ def build_server(config: SidecarConfig) -> tuple[grpc.Server, int, health.Health
     options = [
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.max_receive_message_length", config.max_message_bytes),
-        # gRPC enables SO_REUSEPORT by default, which lets a second sidecar bind the same
-        # port and silently take half of the calls; a port in use must fail the start.
+        # gRPC sets SO_REUSEPORT by default, so a second sidecar could bind the same port
+        # and receive some of the connections. A port in use must fail the start instead.
         ("grpc.so_reuseport", 0),
     ]
     server = grpc.server(ThreadPoolExecutor(max_workers=_GRPC_WORKER_THREADS, thread_name_prefix="grpc"),
