@@ -75,8 +75,10 @@ describe("a task job taken by two workers", () => {
     assert.deepEqual(rows.runs.map((run) => run.state), ["superseded", "completed"]);
     assert.equal(rows.costs.length, 2, "both runs are billed");
     assert.deepEqual(rows.costs.map((cost) => cost.wasted), [true, false]);
-    assert.deepEqual(rows.attempts, [{ run_number: 2 }], "attempts come from one run");
+    // The untrained model may find no valid grid, so attempts can be empty; candidates
+    // (valid or invalid decodes) always exist and must all come from the kept run.
     assert.deepEqual(rows.candidates, [{ run_number: 2 }], "candidates come from one run");
+    assert.ok(rows.attempts.every((row) => row.run_number === 2), "attempts come from the kept run");
     assert.equal(batch.cost.wastedRuns, 1);
 
     const stalled = other.lines.find((line) => line.msg?.startsWith("job stalled"));
@@ -104,7 +106,7 @@ describe("a task job taken by two workers", () => {
     const rows = await resultRows(batchId);
     assert.equal(rows.runs.length, 2);
     assert.equal(rows.runs[1].worker_id, "worker-rescuer");
-    assert.deepEqual(rows.attempts, [{ run_number: 2 }], "the rerun replaced the first result");
-    assert.deepEqual(rows.candidates, [{ run_number: 2 }]);
+    assert.deepEqual(rows.candidates, [{ run_number: 2 }], "the rerun replaced the first result");
+    assert.ok(rows.attempts.every((row) => row.run_number === 2));
   });
 });
