@@ -23,7 +23,7 @@ export interface BatchRequestDefaults {
   defaultGpuType: string;
 }
 
-const OPTION_KEYS = ["modelId", "preset", "maxSeqLen", "minProbability", "gpuType", "budgetUsd"];
+const OPTION_KEYS = ["modelId", "preset", "maxSeqLen", "maxNewTokens", "minProbability", "gpuType", "budgetUsd"];
 const BODY_KEYS = ["tasks", "dataset", "taskIds", "limit", "options"];
 
 /**
@@ -111,6 +111,7 @@ function resolveOptions(raw: unknown, defaults: BatchRequestDefaults, problems: 
     problems.push(problem("unknown_preset", "options.preset", presetName, `unknown preset "${String(presetName)}"`, `Use one of ${PRESET_NAMES.join(", ")}.`));
   }
   checkNumber(options, "maxSeqLen", problems, (value) => Number.isInteger(value) && value >= 64 && value <= 131072, "an integer from 64 to 131072 tokens");
+  checkNumber(options, "maxNewTokens", problems, (value) => Number.isInteger(value) && value >= 2 && value <= 4096, "an integer from 2 to 4096 tokens (a 30x30 grid needs 930)");
   checkNumber(options, "minProbability", problems, (value) => value > 0 && value < 1, "a number between 0 and 1, e.g. 0.2");
   checkNumber(options, "budgetUsd", problems, (value) => value > 0, "a positive amount in USD");
   const gpuType = options.gpuType ?? defaults.defaultGpuType;
@@ -125,6 +126,7 @@ function resolveOptions(raw: unknown, defaults: BatchRequestDefaults, problems: 
   const presetSettings = clonePreset(presetName);
   if (options.maxSeqLen !== undefined) presetSettings.maxSeqLen = options.maxSeqLen as number;
   if (options.minProbability !== undefined) presetSettings.decode.minProbability = options.minProbability as number;
+  if (options.maxNewTokens !== undefined) presetSettings.decode.maxNewTokens = options.maxNewTokens as number;
   return { preset: presetName, presetSettings, gpuType: gpuType as string, budgetUsd: options.budgetUsd as number | undefined, modelId: options.modelId as string | undefined };
 }
 

@@ -36,7 +36,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     redisUrl: url(env, "REDIS_URL", ["redis", "rediss"], "Set it to the Redis URL, e.g. redis://127.0.0.1:6379."),
     queuePrefix: optionalString(env, "NVARC_QUEUE_PREFIX", "nvarc"),
     sidecarAddress: optionalString(env, "NVARC_SIDECAR_ADDRESS", "127.0.0.1:50051"),
-    grpcMaxMessageBytes: integer(env, "NVARC_GRPC_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 1024, 2 ** 31 - 1),
+    grpcMaxMessageBytes: integer(env, "NVARC_GRPC_MAX_MESSAGE_BYTES", 16 * 1024 * 1024, 256, 2 ** 31 - 1),
     gpuType: oneOf(env, "NVARC_GPU_TYPE", "cpu", ["cpu", "l4", "a100", "h100", "h200"]),
     workerId: optionalString(env, "NVARC_WORKER_ID", `${os.hostname()}-${process.pid}`),
     lockDurationMs: integer(env, "NVARC_WORKER_LOCK_MS", 60_000, 1000, 3_600_000),

@@ -54,7 +54,8 @@ export function toSidecarCallError(method: string, error: grpc.ServiceError, max
  */
 function describeSizeLimit(details: string, maxMessageBytes: number): string {
   const sizes = /\((\d+) vs\.? (\d+)\)/.exec(details);
-  const size = sizes ? `${Number(sizes[1]).toLocaleString("en-US")} bytes` : "a message";
+  const sent = /send message/i.test(details);
+  const size = sizes ? `a message of ${Number(sizes[1]).toLocaleString("en-US")} bytes` : sent ? "a request" : "a reply";
   const limit = sizes ? Number(sizes[2]) : maxMessageBytes;
   return `${size} exceeds the gRPC message limit of ${limit.toLocaleString("en-US")} bytes (${details}). ` +
     "Raise NVARC_GRPC_MAX_MESSAGE_BYTES to the same value on the worker and the sidecar, or lower the number of candidates per call.";

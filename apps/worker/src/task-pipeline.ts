@@ -20,6 +20,8 @@ export interface TaskPipelineInput {
   /** Absolute time (ms since epoch) by which the whole task must be done. */
   deadlineAtMs: number;
   signal: AbortSignal;
+  /** The gRPC message limit in bytes; Score requests are split to stay under it. */
+  maxMessageBytes: number;
   onProgress?: (progress: PipelineProgress) => void;
   logger: Pick<Logger, "warn">;
 }
@@ -178,21 +180,50 @@ async function scoreCandidates(input: TaskPipelineInput, adapterId: string, test
   );
 
   input.onProgress?.({ stage: "score", step: testIndex, totalSteps: task.test.length });
-  const reply = await input.sidecar.score(
-    { requestId: `${input.requestId}/score/${testIndex}`, adapterId, items: itemsPerCandidate.flat(), batchSize: preset.score.batchSize },
-    { timeoutMs: remainingMs(input), signal: input.signal },
-  );
-  clock.scoreSeconds += reply.deviceSeconds;
+  const nlls: number[] = [];
+  for (const chunk of chunkScoreItems(itemsPerCandidate.flat(), input.maxMessageBytes)) {
+    const reply = await input.sidecar.score(
+      { requestId: `${input.requestId}/score/${testIndex}`, adapterId, items: chunk, batchSize: preset.score.batchSize },
+      { timeoutMs: remainingMs(input), signal: input.signal },
+    );
+    clock.scoreSeconds += reply.deviceSeconds;
+    nlls.push(...reply.nll);
+  }
 
   const meanLogProbByKey = new Map<string, number>();
   let offset = 0;
   candidates.forEach((candidate, index) => {
     const count = itemsPerCandidate[index].length;
-    const nlls = reply.nll.slice(offset, offset + count);
+    const own = nlls.slice(offset, offset + count);
     offset += count;
-    meanLogProbByKey.set(candidate.key, -nlls.reduce((sum, nll) => sum + nll, 0) / count);
+    meanLogProbByKey.set(candidate.key, -own.reduce((sum, nll) => sum + nll, 0) / count);
   });
   return rankCandidates(candidates, meanLogProbByKey);
+}
+
+/**
+ * Splits score items into requests that stay under half the gRPC message limit. Token
+ * ids below 128 take one byte each in a packed repeated field; 16 bytes cover the
+ * field headers of an item. A Score request therefore never grows with the number of
+ * candidates; only a single item larger than the limit can still exceed it.
+ */
+function chunkScoreItems<T extends { promptTokenIds: number[]; completionTokenIds: number[] }>(items: T[], maxMessageBytes: number): T[][] {
+  const budget = Math.floor(maxMessageBytes / 2);
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const item of items) {
+    const itemBytes = item.promptTokenIds.length + item.completionTokenIds.length + 16;
+    if (current.length > 0 && size + itemBytes > budget) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(item);
+    size += itemBytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
 }
 
 async function releaseQuietly(input: TaskPipelineInput, adapterId: string): Promise<void> {

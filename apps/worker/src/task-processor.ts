@@ -73,6 +73,7 @@ async function executeRun(deps: WorkerDeps, job: Job<EvalTaskJobData>, batch: an
       sidecar: deps.sidecar,
       deadlineAtMs: startedAt + preset.taskDeadlineSeconds * 1000,
       signal: cancellation.signal,
+      maxMessageBytes: deps.config.grpcMaxMessageBytes,
       logger,
       onProgress: (progress) => void job.updateProgress(progress).catch((error) => logger.debug({ err: error }, "progress update failed")),
     }, clock);

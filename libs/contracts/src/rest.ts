@@ -20,6 +20,7 @@ export interface BatchOptionsInput {
   modelId?: string;
   preset?: string;
   maxSeqLen?: number;
+  maxNewTokens?: number;
   minProbability?: number;
   gpuType?: string;
   budgetUsd?: number;
@@ -83,6 +84,7 @@ export const createBatchBodySchema = {
         modelId: { type: "string", description: "Model registry id; default: the promoted model, else the newest." },
         preset: { type: "string", enum: ["full", "cpu", "test"], description: "Recipe settings; default NVARC_DEFAULT_PRESET." },
         maxSeqLen: { type: "integer", minimum: 64, maximum: 131072, description: "Context in tokens for TTFT and inference." },
+        maxNewTokens: { type: "integer", minimum: 2, maximum: 4096, description: "Generated tokens per completion, end token included; a 30x30 grid needs 930." },
         minProbability: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1, description: "DFS threshold." },
         gpuType: { type: "string", description: "Price table key: cpu, l4, a100, h100, h200." },
         budgetUsd: { type: "number", exclusiveMinimum: 0, description: "Tasks starting after the batch spent this much fail with budget_exceeded." },
