@@ -60,7 +60,7 @@ export async function startTestStack(options: TestStackOptions): Promise<TestSta
   let workerMetrics: NvarcMetrics | undefined;
   if (options.worker) {
     workerMetrics = createMetrics();
-    worker = await startWorkerRuntime({ config: readWorkerConfig(env), db: database.repos, logger, metrics: workerMetrics });
+    worker = await startWorkerRuntime({ config: readWorkerConfig(env), db: database.repos, logger, metrics: workerMetrics, poolStats: () => database.db.poolStats() });
   }
 
   const redis = new Redis(TEST_REDIS_URL);

@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   }
 
   const db = await createDb({ url: config.databaseUrl }, { logger });
-  const runtime = await startWorkerRuntime({ config, logger, db: bindRepositories(db.prisma), onClose: () => db.close() });
+  const runtime = await startWorkerRuntime({ config, logger, db: bindRepositories(db.prisma), poolStats: () => db.poolStats(), onClose: () => db.close() });
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {

@@ -8,13 +8,14 @@ export interface MetricsServer {
 }
 
 /** Serves GET /metrics (Prometheus text format) on 0.0.0.0:`port`; port 0 picks a free one. */
-export function startMetricsServer(metrics: NvarcMetrics, port: number, logger: Logger): Promise<MetricsServer> {
+export function startMetricsServer(metrics: NvarcMetrics, port: number, logger: Logger, beforeRender: () => void = () => {}): Promise<MetricsServer> {
   const server = http.createServer(async (request, response) => {
     if (request.method !== "GET" || request.url !== "/metrics") {
       response.writeHead(404).end("not found; metrics are at GET /metrics\n");
       return;
     }
     try {
+      beforeRender();
       const body = await metrics.registry.metrics();
       response.writeHead(200, { "content-type": metrics.registry.contentType }).end(body);
     } catch (error) {

@@ -1,7 +1,7 @@
 import { Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import { BATCH_QUEUE, GPU_QUEUE, cancelChannel, createRedisConnection } from "@nvarc/queues";
-import { createMetrics, createSafeRecorder, type Logger, type NvarcMetrics } from "@nvarc/telemetry";
+import { LABEL_VALUES, closedLabel, createMetrics, createSafeRecorder, type Logger, type NvarcMetrics } from "@nvarc/telemetry";
 import type { EvalBatchJobData, EvalTaskJobData } from "@nvarc/contracts";
 import type { WorkerConfig } from "./config.ts";
 import type { WorkerDb, WorkerDeps } from "./deps.ts";
@@ -26,6 +26,8 @@ export interface WorkerRuntimeOptions {
   metrics?: NvarcMetrics;
   /** Extra work to run on close, e.g. closing the database client. */
   onClose?: () => Promise<void>;
+  /** Pool counts shown on /metrics; absent for clients without a pool. */
+  poolStats?: () => { total: number; idle: number; waiting: number };
 }
 
 /** Starts consuming the task and batch queues. */
@@ -43,11 +45,14 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   const cancellation = new CancellationRegistry(logger);
   await cancellation.listen(connect(), cancelChannel(config.queuePrefix));
 
+  const recordMetric = createSafeRecorder(metrics, logger);
+  const observe = (method: string, seconds: number, error?: { code?: string }) => recordMetric(() => {
+    metrics.sidecarCallSeconds.observe({ method, status: error ? "error" : "ok" }, seconds);
+    if (error) metrics.sidecarErrors.inc({ method, code: closedLabel(error.code ?? "other", LABEL_VALUES.sidecarErrorCode) });
+  });
   const deps: WorkerDeps = {
-    config, db: options.db, logger, metrics,
-    sidecar: new SidecarClient({ address: config.sidecarAddress, maxMessageBytes: config.grpcMaxMessageBytes }),
-    cancellation,
-    recordMetric: createSafeRecorder(metrics, logger),
+    config, db: options.db, logger, metrics, recordMetric, cancellation,
+    sidecar: new SidecarClient({ address: config.sidecarAddress, maxMessageBytes: config.grpcMaxMessageBytes, observe }),
     loadedModels: new Map(),
   };
 
@@ -58,7 +63,11 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   batchWorker.on("failed", (job, error) => logger.error({ jobId: job?.id, err: error }, "batch job failed"));
   batchWorker.on("error", (error) => logger.error({ err: error }, "batch worker error"));
 
-  const metricsServer = config.metricsPort >= 0 ? await startMetricsServer(metrics, config.metricsPort, logger) : undefined;
+  const refreshGauges = () => {
+    const pool = options.poolStats?.();
+    if (pool) recordMetric(() => { for (const [state, value] of Object.entries(pool)) metrics.dbPoolConnections.set({ state }, value); });
+  };
+  const metricsServer = config.metricsPort >= 0 ? await startMetricsServer(metrics, config.metricsPort, logger, refreshGauges) : undefined;
   logger.info({ workerId: config.workerId, sidecar: config.sidecarAddress, gpuType: config.gpuType, lockDurationMs: config.lockDurationMs, stalledIntervalMs: config.stalledIntervalMs, maxStalledCount: config.maxStalledCount, metricsPort: metricsServer?.port }, "worker started");
 
   return {

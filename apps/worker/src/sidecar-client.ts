@@ -15,6 +15,8 @@ export interface SidecarClientOptions {
   address: string;
   /** Largest message in bytes sent or received; the sidecar must use the same value. */
   maxMessageBytes: number;
+  /** Sees every finished call: its method, wall seconds and error, if any (for metrics). */
+  observe?: (method: string, seconds: number, error?: SidecarCallError) => void;
 }
 
 /** Per-call settings: every call has a deadline and can be cancelled. */
@@ -91,6 +93,26 @@ export class SidecarClient {
   }
 
   private unary(method: string, request: unknown, call: CallOptions): Promise<unknown> {
+    return this.timed(method, () => this.unaryCall(method, request, call));
+  }
+
+  private stream(method: string, request: unknown, call: CallOptions, onMessage?: (message: unknown) => void): Promise<unknown[]> {
+    return this.timed(method, () => this.streamCall(method, request, call, onMessage));
+  }
+
+  private async timed<T>(method: string, run: () => Promise<T>): Promise<T> {
+    const startedAt = performance.now();
+    try {
+      const result = await run();
+      this.options.observe?.(method, (performance.now() - startedAt) / 1000);
+      return result;
+    } catch (error) {
+      this.options.observe?.(method, (performance.now() - startedAt) / 1000, error as SidecarCallError);
+      throw error;
+    }
+  }
+
+  private unaryCall(method: string, request: unknown, call: CallOptions): Promise<unknown> {
     const invoke = (this.client as any)[method].bind(this.client) as UnaryMethod;
     return new Promise((resolve, reject) => {
       if (call.signal?.aborted) return reject(cancelledError(method));
@@ -105,7 +127,7 @@ export class SidecarClient {
     });
   }
 
-  private stream(method: string, request: unknown, call: CallOptions, onMessage?: (message: unknown) => void): Promise<unknown[]> {
+  private streamCall(method: string, request: unknown, call: CallOptions, onMessage?: (message: unknown) => void): Promise<unknown[]> {
     const invoke = (this.client as any)[method].bind(this.client) as StreamMethod;
     return new Promise((resolve, reject) => {
       if (call.signal?.aborted) return reject(cancelledError(method));

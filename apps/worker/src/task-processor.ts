@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from "bullmq";
 import { checkTaskFitsContext, scoreBatch, type ArcTask, type Grid } from "@nvarc/arc";
 import type { EvalPreset, EvalTaskJobData } from "@nvarc/contracts";
 import { costRecord } from "@nvarc/cost";
-import type { Logger } from "@nvarc/telemetry";
+import { INVALID_CANDIDATE_REASONS, closedLabel, type Logger } from "@nvarc/telemetry";
 import type { WorkerDeps } from "./deps.ts";
 import { runTaskPipeline, type DeviceClock, type TaskPipelineResult } from "./task-pipeline.ts";
 import { SidecarCallError } from "./sidecar-errors.ts";
@@ -163,7 +163,7 @@ function recordRunMetrics(deps: WorkerDeps, gpuType: string, result: TaskPipelin
       metrics.candidates.inc({ validity: "valid" }, valid);
       for (const invalid of test.invalid) {
         metrics.candidates.inc({ validity: "invalid" }, invalid.count);
-        metrics.invalidCandidates.inc({ reason: invalid.code }, invalid.count);
+        metrics.invalidCandidates.inc({ reason: closedLabel(invalid.code, INVALID_CANDIDATE_REASONS) }, invalid.count);
       }
     }
   });

@@ -28,17 +28,53 @@ export interface NvarcMetrics {
   metricsErrors: Counter<string>;
 }
 
-/** Reasons an invalid candidate is counted under; anything else is counted as "other". */
+/** Reasons an invalid candidate is counted under (the completion parser's codes); anything else counts as "other". */
 export const INVALID_CANDIDATE_REASONS = [
-  "unexpected_character", "unexpected_token", "empty_row", "empty_output", "too_many_rows",
-  "too_many_columns", "ragged_rows", "stopped_on_token_budget", "stopped_on_time_limit",
-  "more_than_one_grid", "other",
+  "stopped_on_token_budget", "stopped_on_time_limit", "unknown_stop_reason", "unexpected_token",
+  "unexpected_character", "empty_output", "empty_row", "multiple_grids", "too_many_rows",
+  "too_many_columns", "ragged_rows", "other",
 ] as const;
+
+/** Closed label value sets. Every combination is created at start with value 0. */
+export const LABEL_VALUES = {
+  outcome: ["completed", "failed", "superseded", "cancelled"],
+  stage: ["ttft", "decode", "score", "total"],
+  deviceStage: ["ttft", "decode", "score"],
+  costKind: ["device", "llm"],
+  wasteReason: ["superseded", "failed", "cancelled"],
+  validity: ["valid", "invalid"],
+  sidecarMethod: ["LoadModel", "TestTimeFineTune", "Decode", "Score", "ReleaseAdapter"],
+  sidecarStatus: ["ok", "error"],
+  sidecarErrorCode: [
+    "message_too_large", "deadline_exceeded", "cancelled", "unavailable", "internal", "unknown", "aborted",
+    "not_found", "failed_precondition", "invalid_argument", "protocol_error", "other",
+  ],
+  queue: ["nvarc-gpu", "nvarc-batch"],
+  queueState: ["waiting", "active", "delayed", "failed", "completed", "waiting-children", "prioritized"],
+  poolState: ["total", "idle", "waiting"],
+  batchOutcome: ["completed", "cancelled"],
+} as const;
+
+/** Maps a value outside a closed label set to "other". */
+export function closedLabel(value: string, allowed: readonly string[]): string {
+  return allowed.includes(value) ? value : "other";
+}
 
 const STAGE_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640, 1280];
 
-/** Creates a fresh registry with every nvarc metric and the Node process defaults. */
-export function createMetrics(): NvarcMetrics {
+/**
+ * Creates a fresh registry with every nvarc metric and the Node process defaults.
+ * Every series of the closed label sets exists from the start with value 0, so the
+ * set of series never changes while the service runs; `gpuTypes` are the price
+ * table's keys.
+ */
+export function createMetrics(gpuTypes: readonly string[] = ["cpu", "l4", "a100", "h100", "h200"]): NvarcMetrics {
+  const metrics = defineMetrics();
+  initializeSeries(metrics, gpuTypes);
+  return metrics;
+}
+
+function defineMetrics(): NvarcMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "nvarc_process_" });
   const registers = [registry];
@@ -61,6 +97,30 @@ export function createMetrics(): NvarcMetrics {
     httpRequests: new Counter({ name: "nvarc_http_requests_total", help: "HTTP requests, by method, route pattern and status code.", labelNames: ["method", "route", "status_code"], registers }),
     metricsErrors: new Counter({ name: "nvarc_metrics_errors_total", help: "Errors raised by metric updates (logged once each kind, never fatal).", registers }),
   };
+}
+
+function initializeSeries(metrics: NvarcMetrics, gpuTypes: readonly string[]): void {
+  const values = LABEL_VALUES;
+  for (const outcome of values.outcome) metrics.taskRuns.inc({ outcome }, 0);
+  for (const stage of values.stage) metrics.stageSeconds.zero({ stage });
+  for (const gpu_type of gpuTypes) {
+    for (const stage of values.deviceStage) metrics.deviceSeconds.inc({ gpu_type, stage }, 0);
+    for (const kind of values.costKind) metrics.costUsd.inc({ gpu_type, kind }, 0);
+    for (const reason of values.wasteReason) metrics.wastedCostUsd.inc({ gpu_type, reason }, 0);
+  }
+  for (const validity of values.validity) metrics.candidates.inc({ validity }, 0);
+  for (const reason of INVALID_CANDIDATE_REASONS) metrics.invalidCandidates.inc({ reason }, 0);
+  for (const method of values.sidecarMethod) {
+    for (const status of values.sidecarStatus) metrics.sidecarCallSeconds.zero({ method, status });
+    for (const code of values.sidecarErrorCode) metrics.sidecarErrors.inc({ method, code }, 0);
+  }
+  for (const queue of values.queue) {
+    metrics.jobsStalled.inc({ queue }, 0);
+    for (const state of values.queueState) metrics.queueJobs.set({ queue, state }, 0);
+  }
+  for (const state of values.poolState) metrics.dbPoolConnections.set({ state }, 0);
+  for (const outcome of values.batchOutcome) metrics.batches.inc({ outcome }, 0);
+  metrics.metricsErrors.inc(0);
 }
 
 /**
