@@ -23,7 +23,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     bodyLimit: deps.config.bodyLimitBytes,
-    disableRequestLogging: false,
   });
 
   await app.register(swagger, {
@@ -44,7 +43,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (status >= 500) request.log.error({ err: error }, "request failed");
     else request.log.info({ err: error }, "request rejected");
 
-    const code = error.code === "FST_ERR_CTP_BODY_TOO_LARGE" ? "body_too_large" : status >= 500 ? "internal_error" : "bad_request";
+    let code = status >= 500 ? "internal_error" : "bad_request";
+    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") code = "body_too_large";
     const hint = code === "body_too_large" ? `The limit is ${deps.config.bodyLimitBytes} bytes (NVARC_API_BODY_LIMIT_BYTES); send a dataset name or split the batch.` : "";
     reply.status(status).send({ error: code, message: error.message, problems: [], hint });
   });

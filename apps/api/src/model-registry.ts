@@ -22,10 +22,10 @@ export async function registerLocalModels(db: any, modelsDir: string, logger: Lo
   const registered: string[] = [];
   for (const name of entries.sort()) {
     const dir = path.join(modelsDir, name);
-    const config = await readJson(path.join(dir, "config.json"));
+    const config = await readJson(path.join(dir, "config.json"), logger);
     if (!config) continue;
 
-    const card = (await readJson(path.join(dir, MODEL_CARD))) ?? {};
+    const card = (await readJson(path.join(dir, MODEL_CARD), logger)) ?? {};
     await db.upsertModel({
       id: name,
       name: card.name ?? name,
@@ -41,10 +41,12 @@ export async function registerLocalModels(db: any, modelsDir: string, logger: Lo
   return registered;
 }
 
-async function readJson(file: string): Promise<any | undefined> {
+/** Reads a JSON file; a missing file is normal (not a model folder), anything else is logged. */
+async function readJson(file: string, logger: Logger): Promise<any | undefined> {
   try {
     return JSON.parse(await fs.readFile(file, "utf8"));
-  } catch {
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") logger.warn({ file, err: error }, "model file is unreadable; skipping it");
     return undefined;
   }
 }

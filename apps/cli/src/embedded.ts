@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { readApiConfig, startApiServer } from "@nvarc/api";
 import { readWorkerConfig, startWorkerRuntime } from "@nvarc/worker";
@@ -19,7 +20,7 @@ export interface EmbeddedOptions {
 
 /**
  * Starts the embedded default: Postgres from DATABASE_URL or an in-process PGlite in
- * .nvarc/pglite, Redis from REDIS_URL or a private redis-server, the sidecar as a
+ * NVARC_PGLITE_DIR (default .nvarc/pglite), Redis from REDIS_URL or a private redis-server, the sidecar as a
  * child process on the CPU, and api plus worker in this process.
  */
 export async function startEmbeddedStack(options: EmbeddedOptions): Promise<EmbeddedStack> {
@@ -84,7 +85,8 @@ async function openDatabase(repoRoot: string, logger: Logger, print: (line: stri
     return { db, databaseUrl: process.env.DATABASE_URL };
   }
 
-  const dataDir = path.join(repoRoot, ".nvarc/pglite");
+  const dataDir = path.resolve(process.env.NVARC_PGLITE_DIR ?? path.join(repoRoot, ".nvarc/pglite"));
+  fs.mkdirSync(dataDir, { recursive: true });
   print(`using the embedded PGlite database in ${dataDir}`);
   const db = await createDb({ pglite: dataDir }, { logger });
   await db.migrate();

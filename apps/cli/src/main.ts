@@ -6,6 +6,7 @@
 //   nvarc eval --api http://127.0.0.1:8080 --dataset arc-agi-2/evaluation
 //   nvarc models
 import { parseArgs } from "node:util";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "@nvarc/telemetry";
 import { runEval, request } from "./eval-command.ts";
@@ -83,7 +84,8 @@ async function evaluate(values: Record<string, string | boolean | undefined>): P
       modelId: values.model as string | undefined,
       gpuType: values["gpu-type"] as string | undefined,
       minProbability,
-      out: (values.out as string | undefined) ?? "submission.json",
+      // npm run changes the working folder to the repository; INIT_CWD is where the user ran it.
+      out: path.resolve(process.env.INIT_CWD ?? process.cwd(), (values.out as string | undefined) ?? "submission.json"),
       pollMs: parsePositiveInteger(values["poll-ms"] as string | undefined, "--poll-ms") ?? 1000,
       print: (line) => console.log(line),
     });

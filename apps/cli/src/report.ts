@@ -8,10 +8,11 @@ export interface TaskRow {
   timings: { ttftSeconds: number; decodeSeconds: number; scoreSeconds: number; wallSeconds: number } | null;
   costUsd: number;
   failureCode: string | null;
+  /** Valid candidates are distinct grids; invalid ones are pooled by reason with a count. */
   candidates: { valid: boolean; count: number }[];
 }
 
-const COLUMNS = ["task", "state", "solved", "tests", "ttft s", "decode s", "score s", "wall s", "candidates", "cost USD"];
+const COLUMNS = ["task", "state", "solved", "tests", "ttft s", "decode s", "score s", "wall s", "valid/invalid", "cost USD"];
 
 /** Renders the per-task table with aligned columns. */
 export function renderTaskTable(rows: TaskRow[]): string {
@@ -24,7 +25,7 @@ export function renderTaskTable(rows: TaskRow[]): string {
     seconds(row.timings?.decodeSeconds),
     seconds(row.timings?.scoreSeconds),
     seconds(row.timings?.wallSeconds),
-    String(row.candidates.filter((candidate) => candidate.valid).length),
+    `${row.candidates.filter((candidate) => candidate.valid).length}/${row.candidates.filter((candidate) => !candidate.valid).reduce((sum, candidate) => sum + candidate.count, 0)}`,
     row.costUsd.toFixed(6),
   ]);
   const widths = COLUMNS.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column].length)));
@@ -35,7 +36,9 @@ export function renderTaskTable(rows: TaskRow[]): string {
 function solvedLabel(row: TaskRow): string {
   if (row.state !== "completed") return "-";
   if (row.solvedFraction === null) return "unscored";
-  return row.solvedFraction === 1 ? "yes" : row.solvedFraction === 0 ? "no" : `${Math.round(row.solvedFraction * 100)}%`;
+  if (row.solvedFraction === 1) return "yes";
+  if (row.solvedFraction === 0) return "no";
+  return `${Math.round(row.solvedFraction * 100)}%`;
 }
 
 function seconds(value: number | undefined): string {

@@ -86,9 +86,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
 }
 
 /**
- * One job at a time: a GPU worker drives one sidecar on one device. The model runs
- * in the sidecar process, so this event loop stays free to renew the job's lock
- * during long calls.
+ * Creates the task consumer with concurrency 1, because a GPU worker drives one sidecar
+ * on one device. The model runs in the sidecar process, so this event loop stays free
+ * to renew the job's lock during long calls.
  */
 function createTaskWorker(deps: WorkerDeps, connection: Redis): Worker<EvalTaskJobData> {
   const { config, logger, metrics, recordMetric } = deps;

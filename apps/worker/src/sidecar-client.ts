@@ -57,7 +57,7 @@ export class SidecarClient {
     return this.unary("LoadModel", request, call) as Promise<LoadModelReply>;
   }
 
-  /** Trains an adapter; `onProgress` sees every update, the final one included. */
+  /** Trains an adapter and returns the final update; `onProgress` receives every update, the final one included. */
   async testTimeFineTune(request: TestTimeFineTuneRequest, call: CallOptions, onProgress?: (update: TestTimeFineTuneUpdate) => void): Promise<TestTimeFineTuneUpdate> {
     const updates = await this.stream("TestTimeFineTune", request, call, (update) => onProgress?.(update as TestTimeFineTuneUpdate));
     const final = (updates as TestTimeFineTuneUpdate[]).find((update) => update.done);

@@ -55,7 +55,8 @@ export function toSidecarCallError(method: string, error: grpc.ServiceError, max
 function describeSizeLimit(details: string, maxMessageBytes: number): string {
   const sizes = /\((\d+) vs\.? (\d+)\)/.exec(details);
   const sent = /send message/i.test(details);
-  const size = sizes ? `a message of ${Number(sizes[1]).toLocaleString("en-US")} bytes` : sent ? "a request" : "a reply";
+  let size = sent ? "a request" : "a reply";
+  if (sizes) size = `a message of ${Number(sizes[1]).toLocaleString("en-US")} bytes`;
   const limit = sizes ? Number(sizes[2]) : maxMessageBytes;
   return `${size} exceeds the gRPC message limit of ${limit.toLocaleString("en-US")} bytes (${details}). ` +
     "Raise NVARC_GRPC_MAX_MESSAGE_BYTES to the same value on the worker and the sidecar, or lower the number of candidates per call.";

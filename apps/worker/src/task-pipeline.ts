@@ -146,7 +146,7 @@ async function decodeTestInput(input: TaskPipelineInput, adapterId: string, test
   return { valid: pooled.candidates, invalid: pooled.invalid, pairsUsed: prompts.map((prompt) => prompt.pairsUsed) };
 }
 
-/** The sidecar reports device seconds cumulatively per call: the last result holds the total. */
+/** Returns a call's device seconds: the sidecar reports them cumulatively, so the largest value is the total. */
 function maxDeviceSeconds(results: DecodeResult[]): number {
   return results.reduce((max, result) => Math.max(max, result.deviceSeconds), 0);
 }

@@ -202,7 +202,7 @@ async function handleRunError(
 
 /**
  * Device seconds of a call that failed without a reply (a size-limit error, a lost
- * connection): the caller's wall-clock time stands in for the sidecar's figure.
+ * connection): the caller's wall-clock time replaces the sidecar's figure, an upper bound.
  */
 function elapsedIfUnreported(error: unknown, clock: DeviceClock, startedAt: number): number {
   if (!(error instanceof SidecarCallError)) return 0;

@@ -88,13 +88,13 @@ const CPU: EvalPreset = {
   maxSeqLen: 8192,
   dtype: "float32",
   ttft: {
-    colorPermutationsPerD8: 1, rank: 8, alpha: 16, dropout: 0, useRslora: true,
-    targetModules: ALL_PROJECTIONS, learningRate: 1e-3, warmupRatio: 0.1, weightDecay: 0,
-    maxGradNorm: 1, epochs: 1, seed: 42,
+    colorPermutationsPerD8: 2, rank: 8, alpha: 16, dropout: 0, useRslora: true,
+    targetModules: [...ALL_PROJECTIONS, "lm_head"], learningRate: 1e-3, warmupRatio: 0.1, weightDecay: 0,
+    maxGradNorm: 1, epochs: 3, seed: 42,
   },
   decode: {
-    d8: [0, 2, 6, 7], colorPermutationsPerD8: 1, minProbability: 0.2,
-    maxNewTokens: 931, batchSize: 2, maxSecondsPerPrompt: 60,
+    d8: [0, 1, 2, 3, 4, 5, 6, 7], colorPermutationsPerD8: 1, minProbability: 0.2,
+    maxNewTokens: 931, batchSize: 4, maxSecondsPerPrompt: 60,
   },
   score: { augmentations: 8, batchSize: 4 },
   taskDeadlineSeconds: 600,
@@ -105,7 +105,7 @@ const TEST: EvalPreset = {
   name: "test",
   maxSeqLen: 8192,
   dtype: "float32",
-  ttft: { ...CPU.ttft, colorPermutationsPerD8: 1, epochs: 1 },
+  ttft: { ...CPU.ttft, colorPermutationsPerD8: 1, epochs: 1, targetModules: ALL_PROJECTIONS },
   decode: {
     d8: [0, 2], colorPermutationsPerD8: 1, minProbability: 0.2,
     maxNewTokens: 931, batchSize: 2, maxSecondsPerPrompt: 30,

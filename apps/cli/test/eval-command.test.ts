@@ -1,0 +1,58 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { validateSubmission } from "@nvarc/arc";
+import { DATASETS_DIR, REPO_ROOT } from "../../../test/support/env.ts";
+
+/** Runs the nvarc command with the environment of a fresh machine: no database or Redis URL. */
+function runCli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NVARC_DATASETS_DIR: DATASETS_DIR, NVARC_PGLITE_DIR: path.join(cwd, "pglite"), NVARC_LOG_LEVEL: "warn" };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  delete env.NVARC_API_URL;
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "apps/cli/src/main.ts"), ...args], { cwd, env });
+
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => { stdout += chunk; });
+  child.stderr.on("data", (chunk) => { stderr += chunk; });
+  return new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr })));
+}
+
+describe("nvarc eval with the embedded defaults", () => {
+  it("runs real tasks end to end and writes a valid submission", async () => {
+    const cwd = await fs.mkdtemp(path.join(os.tmpdir(), "nvarc-cli-"));
+    const result = await runCli(["eval", "--dataset", "arc-agi-1/evaluation", "--task-ids", "66e6c45b,6ea4a07e", "--preset", "test", "--out", "out/submission.json"], cwd);
+
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    assert.match(result.stdout, /using the embedded PGlite database/);
+    assert.match(result.stdout, /started a private redis-server/);
+    assert.match(result.stdout, /^66e6c45b\s+completed\s+(yes|no)\s+1\s/m);
+    assert.match(result.stdout, /^6ea4a07e\s+completed\s+(yes|no|50%)\s+2\s/m);
+    assert.match(result.stdout, /score \(Kaggle metric, mean over test inputs\): [\d.]+%  \(\d\/3 test inputs\)/);
+    assert.match(result.stdout, /taskScore \(mean over tasks of the fraction solved\): [\d.]+%/);
+    assert.match(result.stdout, /\$[\d.]+ per task/);
+    assert.match(result.stdout, /untrained/);
+
+    const submission = JSON.parse(await fs.readFile(path.join(cwd, "out/submission.json"), "utf8"));
+    assert.deepEqual(validateSubmission(submission, [{ taskId: "66e6c45b", testCount: 1 }, { taskId: "6ea4a07e", testCount: 2 }]), []);
+  });
+
+  it("rejects a bad dataset name with the reason and exit code 1", async () => {
+    const cwd = await fs.mkdtemp(path.join(os.tmpdir(), "nvarc-cli-"));
+    const result = await runCli(["eval", "--dataset", "arc-agi-9/evaluation", "--limit", "1"], cwd);
+
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /POST \/v1\/batches answered 400/);
+    assert.match(result.stderr, /dataset: /);
+  });
+
+  it("prints usage and exit code 2 without a dataset", async () => {
+    const result = await runCli(["eval"], os.tmpdir());
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /eval needs --dataset NAME or --tasks FILE/);
+  });
+});
