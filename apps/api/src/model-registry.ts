@@ -13,7 +13,8 @@ const MODEL_CARD = "nvarc_model.json";
 export async function registerLocalModels(db: any, modelsDir: string, logger: Logger): Promise<string[]> {
   let entries: string[];
   try {
-    entries = await fs.readdir(modelsDir);
+    const dirents = await fs.readdir(modelsDir, { withFileTypes: true });
+    entries = dirents.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   } catch (error) {
     logger.warn({ modelsDir, err: error }, "models folder is not readable; no local model registered");
     return [];

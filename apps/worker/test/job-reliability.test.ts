@@ -109,4 +109,19 @@ describe("a task job taken by two workers", () => {
     assert.deepEqual(rows.candidates, [{ run_number: 2 }], "the rerun replaced the first result");
     assert.ok(rows.attempts.every((row) => row.run_number === 2));
   });
+
+  it("keeps the lock through a sidecar call longer than the lock duration", async () => {
+    const worker = startWorkerProcess(workerEnv(stack, sidecarAddress, "worker-long-call"));
+    workers.push(worker);
+    await worker.waitForLog((line) => line.msg === "worker started");
+    // 009d5c81 has 30x30-sized pairs: TTFT alone takes several lock durations of 2 s.
+    const response = await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { dataset: "arc-agi-1/evaluation", taskIds: ["009d5c81"], options: { preset: "test", maxNewTokens: 64 } } });
+    const batch = await waitForBatch(stack, response.json().id, 300_000);
+
+    const [task] = await fetchAllTasks(stack, batch.id);
+    assert.equal(task.state, "completed");
+    assert.ok(task.timings.ttftSeconds > (2 * settings.lockDuration_ms) / 1000, `TTFT took only ${task.timings.ttftSeconds} s`);
+    assert.equal(task.runs.length, 1, "the job was not taken again");
+    assert.ok(!worker.lines.some((line) => line.msg?.startsWith("job stalled")), "no stalled event");
+  });
 });
