@@ -32,7 +32,7 @@ export async function registerLocalModels(db: any, modelsDir: string, logger: Lo
       name: card.name ?? name,
       path: dir,
       architecture: (config.architectures ?? ["unknown"])[0],
-      parameters: BigInt(card.parameter_count ?? card.parameters ?? 0),
+      parameters: Number(card.parameter_count ?? card.parameters ?? 0),
       trained: card.trained === true,
       description: card.description ?? (card.trained ? "" : `untrained ${card.preset ?? ""} model, seed ${card.seed ?? "unknown"}`.replace("  ", " ")),
     });

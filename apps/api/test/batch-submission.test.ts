@@ -149,3 +149,41 @@ describe("POST /v1/batches", () => {
     assert.ok(response.json().paths["/v1/batches"]);
   });
 });
+
+describe("the model registry", () => {
+  let stack: TestStack;
+
+  before(async () => {
+    stack = await startTestStack({ name: "api_models" });
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  it("lists the local tiny model as untrained and as the default", async () => {
+    const body = (await stack.api.app.inject({ method: "GET", url: "/v1/models" })).json();
+    const tiny = body.models.find((model: any) => model.id === "tiny-untrained");
+    assert.ok(tiny, JSON.stringify(body));
+    assert.equal(tiny.trained, false);
+    assert.equal(tiny.architecture, "Qwen3ForCausalLM");
+    assert.ok(tiny.parameters > 0);
+    assert.equal(body.default, "tiny-untrained");
+  });
+
+  it("makes the latest promoted model the default of new batches", async () => {
+    await stack.database.repos.upsertModel({ id: "other-model", name: "other", path: "/models/other", architecture: "Qwen3ForCausalLM", parameters: 1, trained: true, description: "" });
+    const promoted = await stack.api.app.inject({ method: "POST", url: "/v1/models/other-model/promote" });
+    assert.equal(promoted.statusCode, 200);
+    assert.ok(promoted.json().promotedAt);
+
+    const created = (await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { dataset: "arc-agi-1/evaluation", limit: 1 } })).json();
+    const batch = (await stack.api.app.inject({ method: "GET", url: `/v1/batches/${created.id}` })).json();
+    assert.equal(batch.modelId, "other-model");
+  });
+
+  it("answers 404 when promoting an unknown model", async () => {
+    const response = await stack.api.app.inject({ method: "POST", url: "/v1/models/no-such-model/promote" });
+    assert.equal(response.statusCode, 404);
+    assert.equal(response.json().error, "model_not_found");
+  });
+});

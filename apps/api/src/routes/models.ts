@@ -1,11 +1,23 @@
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.ts";
 
-/** GET /v1/models: the model registry. */
+/** The model registry: GET /v1/models and POST /v1/models/:id/promote. */
 export function registerModelRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.get("/v1/models", { schema: { tags: ["models"], summary: "List registered models" } }, async () => {
+  app.get("/v1/models", { schema: { tags: ["models"], summary: "List registered models; `default` is the id batches use when they name none" } }, async () => {
     const models = await deps.db.listModels();
-    return { models: models.map(serializeModel) };
+    const fallback = await deps.db.getDefaultModel();
+    return { default: fallback?.id ?? null, models: models.map(serializeModel) };
+  });
+
+  app.post<{ Params: { id: string } }>("/v1/models/:id/promote", {
+    schema: { tags: ["models"], summary: "Make a model the default of batches that name none (the latest promotion wins)" },
+  }, async (request, reply) => {
+    const promoted = await deps.db.promoteModel(request.params.id);
+    if (!promoted) {
+      return reply.status(404).send({ error: "model_not_found", message: `model "${request.params.id}" is not registered`, hint: "List models with GET /v1/models." });
+    }
+    deps.logger.info({ modelId: request.params.id }, "model promoted to default");
+    return serializeModel(await deps.db.getModel(request.params.id));
   });
 }
 
