@@ -124,4 +124,23 @@ describe("a task job taken by two workers", () => {
     assert.equal(task.runs.length, 1, "the job was not taken again");
     assert.ok(!worker.lines.some((line) => line.msg?.startsWith("job stalled")), "no stalled event");
   });
+
+  it("finishes the current job on SIGTERM and takes no new one", async () => {
+    const worker = startWorkerProcess(workerEnv(stack, sidecarAddress, "worker-sigterm"));
+    workers.push(worker);
+    await worker.waitForLog((line) => line.msg === "worker started");
+    const response = await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { dataset: "arc-agi-1/evaluation", taskIds: ["009d5c81", "00576224"], options: { preset: "test", maxNewTokens: 64 } } });
+    const batchId = response.json().id;
+    const started = await worker.waitForLog((line) => line.msg === "task run started");
+
+    worker.child.kill("SIGTERM");
+    const exit = await worker.exited;
+
+    assert.equal(exit.code, 0);
+    const tasks = await fetchAllTasks(stack, batchId);
+    const other = started.taskId === "009d5c81" ? "00576224" : "009d5c81";
+    const states = Object.fromEntries(tasks.map((task) => [task.taskId, task.state]));
+    assert.deepEqual(states, { [started.taskId]: "completed", [other]: "queued" }, "the running task finished and the queued one was left for other workers");
+    assert.ok(worker.lines.some((line) => line.msg === "worker stopped"));
+  });
 });
