@@ -36,7 +36,7 @@ export async function freshTestDatabase(name: string, settings: Record<string, n
   };
 }
 
-/** A BullMQ key prefix no other test uses, so queues never mix between runs. */
+/** Returns a BullMQ key prefix no other test uses, so queues never mix between runs. */
 export function uniqueQueuePrefix(name: string): string {
   return `nvarc-it-${name}-${randomBytes(4).toString("hex")}`;
 }

@@ -127,7 +127,7 @@ describe("POST /v1/batches", () => {
     assert.match(batch.note, /untrained/);
   });
 
-  it("answers 404 for an unknown batch and 409 for the submission of an unfinished one", async () => {
+  it("unknown batch 404, unfinished submission 409", async () => {
     const missing = await stack.api.app.inject({ method: "GET", url: "/v1/batches/00000000-0000-4000-8000-000000000000" });
     assert.equal(missing.statusCode, 404);
 

@@ -70,6 +70,19 @@ describe("evaluating a batch through api, queue, worker and sidecar", () => {
     }
   });
 
+  it("stores invalid decodes with their reason and counts them by reason", async () => {
+    const invalid = tasks.flatMap((task) => task.candidates.filter((candidate: any) => !candidate.valid));
+    for (const candidate of invalid) {
+      assert.equal(candidate.grid, null);
+      assert.equal(candidate.rank, null, "invalid decodes are never ranked");
+      assert.ok(candidate.invalidReason.length > 0);
+      assert.ok(candidate.count > 0);
+    }
+    const page = await stack.workerMetrics!.registry.metrics();
+    const counted = [...page.matchAll(/^nvarc_invalid_candidates_total\{reason="[a-z_]+"\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
+    assert.equal(counted, invalid.reduce((sum, candidate) => sum + candidate.count, 0));
+  });
+
   it("serves a valid Kaggle submission for every task and test input", () => {
     const problems = validateSubmission(submission, tasks.map((task) => ({ taskId: task.taskId, testCount: task.testCount })));
     assert.deepEqual(problems, []);
@@ -88,7 +101,7 @@ describe("tasks that cannot fit the context", () => {
     await stack.close();
   });
 
-  it("fails the long task before any device time and still completes the short one", async () => {
+  it("long task fails before any device time", async () => {
     const promptCase = JSON.parse(await fs.readFile(path.join(CASES_DIR, "BR-03.json"), "utf8"));
     const variant = promptCase.variant_B_cannot_fit;
     const created = await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { tasks: variant.tasks, options: { preset: "test", maxSeqLen: 2048 } } });
@@ -107,6 +120,9 @@ describe("tasks that cannot fit the context", () => {
     assert.equal(short.state, "completed");
     assert.equal(batch.state, "completed");
     assert.equal(batch.scoredTasks, 2, "the failed task counts as zero, not as unscored");
+
+    const submission = (await stack.api.app.inject({ method: "GET", url: `/v1/batches/${batch.id}/submission.json` })).json();
+    assert.deepEqual(submission.c3000002, [{ attempt_1: [[0]], attempt_2: [[0]] }], "a failed task is listed with placeholder attempts");
   });
 
   it("reports a task without test outputs as unscored", async () => {

@@ -54,7 +54,7 @@ describe("a task job taken by two workers", () => {
     return { runs, costs, attempts, candidates };
   }
 
-  it("keeps one result when a blocked worker loses its lock and writes late", async () => {
+  it("late write of a blocked worker is superseded", async () => {
     const slow = startWorkerProcess(workerEnv(stack, sidecarAddress, "worker-blocked", "block_event_loop:5000"));
     workers.push(slow);
     await slow.waitForLog((line) => line.msg === "worker started");
@@ -75,8 +75,8 @@ describe("a task job taken by two workers", () => {
     assert.deepEqual(rows.runs.map((run) => run.state), ["superseded", "completed"]);
     assert.equal(rows.costs.length, 2, "both runs are billed");
     assert.deepEqual(rows.costs.map((cost) => cost.wasted), [true, false]);
-    // The untrained model may find no valid grid, so attempts can be empty; candidates
-    // (valid or invalid decodes) always exist and must all come from the kept run.
+    // The untrained model may find no valid grid, so attempts can be empty. Candidates
+    // (valid or invalid decodes) always exist, and all come from the kept run.
     assert.deepEqual(rows.candidates, [{ run_number: 2 }], "candidates come from one run");
     assert.ok(rows.attempts.every((row) => row.run_number === 2), "attempts come from the kept run");
     assert.equal(batch.cost.wastedRuns, 1);
@@ -86,7 +86,7 @@ describe("a task job taken by two workers", () => {
     assert.equal(stalled.jobId, `${batchId}_h9000001`);
   });
 
-  it("keeps one result when a worker is killed after its write and another reruns the job", async () => {
+  it("kill after write keeps one result", async () => {
     const doomed = startWorkerProcess(workerEnv(stack, sidecarAddress, "worker-killed", "kill_after_write"));
     workers.push(doomed);
     await doomed.waitForLog((line) => line.msg === "worker started");

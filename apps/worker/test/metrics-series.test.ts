@@ -9,7 +9,7 @@ import { startTestStack, waitForBatch, type TestStack } from "../../../test/supp
 const metricsCase = JSON.parse(await fs.readFile(path.join(CASES_DIR, "BR-13.json"), "utf8"));
 
 /**
- * The service's series of a Prometheus text page: metric name plus label set, values
+ * Returns the service's series of a Prometheus text page: metric name plus label set, values
  * dropped. prom-client's process metrics (prefix nvarc_process_) are left out: their
  * GC series gain a label value the first time each GC kind runs.
  */
@@ -29,7 +29,7 @@ describe("metric series across batches of different sizes", () => {
   });
 
   async function runBatch(tasks: object): Promise<string> {
-    // Eight new tokens are plenty for the 1x1 answers of these tasks.
+    // Eight new tokens are plenty for the 1x1 outputs of these tasks.
     const created = await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { tasks, options: { preset: "test", maxNewTokens: 8 } } });
     assert.equal(created.statusCode, 202, created.body);
     const batch = await waitForBatch(stack, created.json().id, 900_000);
@@ -45,7 +45,7 @@ describe("metric series across batches of different sizes", () => {
     return { api, worker };
   }
 
-  it("keeps the same series on api and worker and never shows task or batch ids", async () => {
+  it("series stay fixed and hold no ids", async () => {
     // A first scrape, so the request counter of /metrics itself exists in both pages.
     await scrape();
     const firstBatch = await runBatch(metricsCase.first_10.tasks);
