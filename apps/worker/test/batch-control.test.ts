@@ -31,7 +31,8 @@ describe("cancelling a running batch", () => {
   });
 
   it("aborts the running sidecar call, keeps its cost and frees the worker", async () => {
-    // The cpu preset on a large task trains for many seconds, long enough to cancel mid-call.
+    // With the cpu preset each of these tasks keeps the sidecar busy for over 10 s, long
+    // enough to cancel the first one mid-call while the second still waits in the queue.
     const created = await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { dataset: "arc-agi-1/evaluation", taskIds: ["0934a4d8", "00576224"], options: { preset: "cpu" } } });
     assert.equal(created.statusCode, 202, created.body);
     const batchId = created.json().id;
