@@ -34,6 +34,10 @@ if [[ ! -x $VENV/bin/python || ! -f $STAMP || "$(cat "$STAMP")" != "$WANT" ]]; t
   PY=${NVARC_PYTHON:-python3}
   step "creating the sidecar virtual environment with $($PY --version)"
   [[ -x $VENV/bin/python ]] || "$PY" -m venv "$VENV"
+  # torch first, from NVARC_TORCH_INDEX_URL when set: on Linux, PyPI's torch wheels are
+  # CUDA builds of several GB, while https://download.pytorch.org/whl/cpu serves the CPU build.
+  TORCH_PIN=$(grep -E '^torch==' "$REQ")
+  "$VENV/bin/pip" install -q --disable-pip-version-check ${NVARC_TORCH_INDEX_URL:+--index-url "$NVARC_TORCH_INDEX_URL"} "$TORCH_PIN"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e apps/sidecar
   echo "$WANT" > "$STAMP"

@@ -24,7 +24,7 @@ export async function runEval(options: EvalOptions): Promise<{ batch: any; tasks
   const startedAt = Date.now();
   const body = await buildBody(options);
   const created = await request(options.apiUrl, "POST", "/v1/batches", body);
-  options.print(`submitted batch ${created.id} with ${created.taskCount} tasks`);
+  options.print(`submitted batch ${created.id} with ${created.taskCount} task${created.taskCount === 1 ? "" : "s"}`);
 
   const batch = await followBatch(options, created.id);
   const tasks = await fetchAllTasks(options.apiUrl, created.id);

@@ -48,7 +48,7 @@ function seconds(value: number | undefined): string {
 /** Renders the batch summary: both scores, cost and the untrained-model note. */
 export function renderSummary(batch: any, wallSeconds: number, submissionPath: string): string {
   const lines = [
-    `batch ${batch.id}: ${batch.state}, ${batch.taskCount} tasks, model ${batch.modelId}, preset ${batch.preset}`,
+    `batch ${batch.id}: ${batch.state}, ${plural(batch.taskCount, "task")}, model ${batch.modelId}, preset ${batch.preset}`,
     `score (Kaggle metric, mean over test inputs): ${formatScore(batch.score)}  (${batch.solvedTestInputs ?? 0}/${batch.scoredTestInputs ?? 0} test inputs)`,
     `taskScore (mean over tasks of the fraction solved): ${formatScore(batch.taskScore)}  (${batch.scoredTasks ?? 0} scored, ${batch.unscoredTasks ?? 0} unscored)`,
     `cost: $${batch.cost.usd.toFixed(6)} in all, $${batch.cost.usdPerTask.toFixed(6)} per task, ${batch.cost.deviceSeconds.toFixed(1)} device seconds, ` +
@@ -58,6 +58,10 @@ export function renderSummary(batch: any, wallSeconds: number, submissionPath: s
   ];
   if (batch.note) lines.push(`note: ${batch.note}`);
   return lines.join("\n");
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function formatScore(value: number | null | undefined): string {

@@ -61,11 +61,31 @@ async function listTaskIds(dir: string, name: string): Promise<string[]> {
       .sort(); // The default sort compares UTF-16 code units, independent of the locale.
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    const root = dir.slice(0, dir.length - name.length);
+    const known = await listDatasetNames(root);
+    const hint = known.length > 0
+      ? `Datasets found there: ${known.join(", ")}`
+      : `Set ${DATASETS_DIR_ENV} to the folder that contains arc-agi-1/ and arc-agi-2/`;
     throw new DatasetError(
       "dataset_not_found",
-      `dataset ${JSON.stringify(name)} not found: cannot read folder ${dir} (${reason}). ` +
-        `Set ${DATASETS_DIR_ENV} to the folder that contains ${name}.`,
+      `dataset ${JSON.stringify(name)} not found: cannot read folder ${dir} (${reason}). ${hint}.`,
     );
+  }
+}
+
+/** Lists the two-level folder names under `root` (e.g. "arc-agi-1/evaluation"); empty when unreadable. */
+async function listDatasetNames(root: string): Promise<string[]> {
+  try {
+    const names: string[] = [];
+    for (const entry of await readdir(root, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const splits = await readdir(join(root, entry.name), { withFileTypes: true });
+      names.push(...splits.filter((split) => split.isDirectory()).map((split) => `${entry.name}/${split.name}`));
+    }
+    return names.sort();
+  } catch {
+    // An unreadable root is reported by the caller's message, which then names the variable.
+    return [];
   }
 }
 

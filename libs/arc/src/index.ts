@@ -29,3 +29,6 @@ export * from "./candidate-ranking.ts";
 export * from "./scoring.ts";
 export * from "./submission.ts";
 export * from "./dataset.ts";
+export * from "./sft-samples.ts";
+export * from "./packing.ts";
+export * from "./task-fingerprint.ts";

@@ -32,11 +32,18 @@ describe("dataset loading", () => {
     assert.match(error.message, /"nope0001"/);
   });
 
-  it("names folder and variable when missing", async () => {
+  it("names folder and known datasets when missing", async () => {
     const error = await rejectionOf(loadDataset(datasetsDir, "arc-agi-9/evaluation"));
     assert.ok(error instanceof DatasetError);
     assert.equal(error.code, "dataset_not_found");
     assert.ok(error.message.includes(join(datasetsDir, "arc-agi-9/evaluation")), error.message);
+    assert.ok(error.message.includes("arc-agi-1/evaluation"), error.message);
+  });
+
+  it("names the variable when the root is missing", async () => {
+    const error = await rejectionOf(loadDataset(join(datasetsDir, "no-such-root"), "arc-agi-1/evaluation"));
+    assert.ok(error instanceof DatasetError);
+    assert.equal(error.code, "dataset_not_found");
     assert.ok(error.message.includes("NVARC_DATASETS_DIR"), error.message);
   });
 

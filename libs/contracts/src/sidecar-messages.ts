@@ -91,3 +91,47 @@ export interface ScoreRequest {
 export interface ScoreReply { nll: number[]; deviceSeconds: number }
 
 export interface ReleaseAdapterReply { released: boolean; deviceSeconds: number }
+
+export interface TrainHyperparameters {
+  learningRate: number;
+  warmupSteps: number;
+  minLearningRate: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  maxGradNorm: number;
+  microBatchSequences: number;
+  gradientAccumulationSteps: number;
+  maxSteps: number;
+  epochs: number;
+  seed: number;
+  checkpointEverySteps: number;
+  keepCheckpoints: number;
+  dtype: string;
+  torchThreads: number;
+}
+
+export interface TrainRequest {
+  requestId: string;
+  runId: string;
+  baseModelPath: string;
+  datasetPath: string;
+  outputDir: string;
+  hyperparameters: TrainHyperparameters;
+  resume: boolean;
+  progressEverySteps: number;
+}
+
+export interface TrainUpdate {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  learningRate: number;
+  tokensSeen: number;
+  deviceSeconds: number;
+  checkpointPath: string;
+  done: boolean;
+  finalModelPath: string;
+  resumedFromStep: number;
+}

@@ -1,0 +1,1 @@
+"""Supervised fine-tuning (all parameters) on packed SFT dataset artifacts, with resumable checkpoints."""
