@@ -5,12 +5,14 @@
 //   nvarc eval --tasks my-tasks.json --preset cpu --out out/submission.json
 //   nvarc eval --api http://127.0.0.1:8080 --dataset arc-agi-2/evaluation
 //   nvarc models
+//   nvarc dataset build --source arc-agi-2/training --exclude-dataset arc-agi-1/evaluation
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "@nvarc/telemetry";
 import { runEval, request } from "./eval-command.ts";
 import { startEmbeddedStack } from "./embedded.ts";
+import { runDatasetCommand } from "./dataset-command.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -18,6 +20,7 @@ const USAGE = `usage:
   nvarc eval [--dataset NAME] [--tasks FILE] [--task-ids ID,ID] [--limit N] [--preset cpu|test|full]
              [--model ID] [--gpu-type TYPE] [--min-probability P] [--out FILE] [--api URL]
   nvarc models [--api URL]
+  nvarc dataset build --source NAME ... (see nvarc dataset build --help)
 
 eval submits a batch, follows it to the end, prints a per-task table with both scores
 and the cost, and writes the Kaggle submission file (default submission.json).
@@ -38,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
   if (!command || command === "--help" || command === "-h") {
     console.log(USAGE);
     return command ? 0 : 2;
+  }
+  if (command === "dataset") {
+    const datasetsDir = process.env.NVARC_DATASETS_DIR ?? path.join(REPO_ROOT, "data/datasets");
+    return runDatasetCommand(rest, datasetsDir);
   }
 
   const { values } = parseArgs({

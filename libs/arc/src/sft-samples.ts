@@ -6,16 +6,16 @@ import { createRng } from "./rng.ts";
 import { buildTtftSequences } from "./training-sequences.ts";
 import type { ArcTask, Grid, Pair } from "./types.ts";
 
-/** Most pairs in one SFT sample by default: the NVARC paper's "up to 7 pairs" per dialog. */
+/** Default maximum pairs in one SFT sample: NVARC trains on dialogs of up to 7 pairs. */
 export const DEFAULT_SFT_MAX_PAIRS = 7;
 
 /** Options of buildSftSamples. */
 export interface SftSampleOptions {
   /** Samples to draw per task, an integer ≥ 1; sample 0 is the untransformed task. */
   samplesPerTask: number;
-  /** Most pairs per sample, an integer ≥ 1 (default 7). */
+  /** Maximum pairs per sample, an integer ≥ 1 (default 7). */
   maxPairs?: number;
-  /** Most tokens per sample; pairs are dropped from the front until a sample fits. */
+  /** Maximum tokens per sample. Pairs are dropped from the front until a sample fits. */
   maxSeqLen: number;
   /** Names the random stream, so the same name always gives the same samples. */
   seedName: string;
@@ -112,10 +112,11 @@ export function buildSftSamples(taskId: string, pairs: readonly Pair[], options:
 }
 
 /**
- * Returns true when a task's pairs are fit for SFT: every input grid is
- * distinct, the outputs are not all identical, the inputs do not all use a
- * single color (over all input grids) and one shape, and neither do the
- * outputs. A failing real task contributes no samples.
+ * Returns true when a task's pairs are fit for SFT. Every input grid must be
+ * distinct and the outputs must not all be identical. The inputs must not
+ * all share one shape while using a single color over all of them, and the
+ * same holds for the outputs. A single pair fails, because its outputs are
+ * trivially all identical. A failing real task contributes no samples.
  */
 export function passesPairFilter(pairs: readonly Pair[]): boolean {
   if (pairs.length === 0) {

@@ -4,6 +4,7 @@ import * as batchResults from './repositories/batch-results.ts';
 import * as batches from './repositories/batches.ts';
 import * as costs from './repositories/costs.ts';
 import * as models from './repositories/models.ts';
+import * as sftDatasets from './repositories/sft-datasets.ts';
 import * as taskRuns from './repositories/task-runs.ts';
 
 type Bound<T> = {
@@ -13,17 +14,17 @@ type Bound<T> = {
 };
 
 /** Every repository function of @nvarc/db with its client argument filled in. */
-export type Repositories = Bound<typeof batchResults> & Bound<typeof batches> & Bound<typeof costs> & Bound<typeof models> & Bound<typeof taskRuns>;
+export type Repositories = Bound<typeof batchResults> & Bound<typeof batches> & Bound<typeof costs> & Bound<typeof models> & Bound<typeof taskRuns> & Bound<typeof sftDatasets>;
 
-const NOT_REPOSITORY_FUNCTIONS = new Set(['isBatchId']);
+const NOT_REPOSITORY_FUNCTIONS = new Set(['isBatchId', 'SftDatasetConflictError']);
 
 /** Binds every repository function to `prisma`. */
 export function bindRepositories(prisma: DbClient): Repositories {
   const bound: Record<string, unknown> = {};
-  for (const module of [batchResults, batches, costs, models, taskRuns]) {
+  for (const module of [batchResults, batches, costs, models, taskRuns, sftDatasets]) {
     for (const [name, value] of Object.entries(module)) {
       // Repository functions take the client first; the one helper that does not
-      // (isBatchId) is left out, and so are constants.
+      // (isBatchId) and the error class SftDatasetConflictError are left out, and so are constants.
       if (typeof value === 'function' && !NOT_REPOSITORY_FUNCTIONS.has(name)) {
         bound[name] = (...args: unknown[]) => (value as (...all: unknown[]) => unknown)(prisma, ...args);
       }

@@ -30,4 +30,5 @@ export * from './repositories/batches.ts';
 export * from './repositories/batch-results.ts';
 export * from './repositories/task-runs.ts';
 export * from './repositories/costs.ts';
+export * from './repositories/sft-datasets.ts';
 export { bindRepositories, type Repositories } from './bound.ts';

@@ -31,11 +31,11 @@ export interface SftDatasetOptions {
   /** Task ids to leave out of every source. */
   excludeTaskIds?: string[];
   samplesPerTask: number;
-  /** Most pairs per sample (default 7). */
+  /** Maximum pairs per sample (default 7). */
   maxPairs?: number;
-  /** Most tokens per sample. */
+  /** Maximum tokens per sample. */
   maxSeqLen: number;
-  /** Most tokens per packed sequence; at least maxSeqLen. */
+  /** Maximum tokens per packed sequence, at least maxSeqLen. */
   packMaxTokens: number;
   /** Integer seed; every task's samples are seeded by `<seed>/<source>/<taskId>`. */
   seed: number;
@@ -43,7 +43,7 @@ export interface SftDatasetOptions {
   outRoot: string;
   /** Artifact folder name; default `sft-` and the first 16 hex digits of the content hash. */
   datasetId?: string;
-  /** Only the first N task ids of each source and excluded dataset; for tests and trials. */
+  /** Only the first N task ids of each source dataset, for tests and trials; excluded datasets are read whole. */
   limitPerSource?: number;
   /** Packed sequences per shard (default 1000). */
   sequencesPerShard?: number;
@@ -66,10 +66,10 @@ interface SelectedTasks {
 }
 
 /**
- * Builds an SFT dataset artifact: loads and validates the source tasks,
- * drops every task that matches an excluded dataset or id, keeps one task per
- * content, draws samples, packs them and writes gzip JSONL shards and
- * manifest.json into a temporary folder that is then renamed to
+ * Builds an SFT dataset artifact. It loads and validates the source tasks,
+ * drops every task that matches an excluded dataset or id, and keeps one task
+ * per content. It then draws samples, packs them, and writes gzip JSONL shards
+ * and manifest.json into a temporary folder, renamed at the end to
  * `<outRoot>/<datasetId>`. When that folder already holds a dataset with
  * the same content hash, it is kept and its manifest returned; a different
  * hash there is an error.
@@ -122,7 +122,8 @@ export function sftDatasetDir(outRoot: string, datasetId: string): string {
 
 async function selectTasks(options: SftDatasetOptions, excludeDatasets: string[]): Promise<SelectedTasks> {
   const sourceTasks = await loadSourcedTasks(options.datasetsDir, options.sources, options.limitPerSource);
-  const excludedTasks = await loadSourcedTasks(options.datasetsDir, excludeDatasets, options.limitPerSource);
+  // Excluded datasets are always read whole, so a trial build with a limit still drops every leak.
+  const excludedTasks = await loadSourcedTasks(options.datasetsDir, excludeDatasets);
   const leaks = findLeaks(sourceTasks, excludedTasks, options.excludeTaskIds ?? []);
   const leaked = new Set([...leaks.byContent, ...leaks.byId].map((match) => match.task));
   const clean = sourceTasks.filter((task) => !leaked.has(qualifiedTaskId(task)));
@@ -196,7 +197,7 @@ async function publish(tempDir: string, targetDir: string, manifest: SftManifest
   if (existing !== null) {
     if (existing.contentHash !== manifest.contentHash) {
       throw new Error(
-        `dataset folder ${targetDir} already holds content hash ${existing.contentHash}, ` +
+        `dataset folder ${targetDir} already contains content hash ${existing.contentHash}, ` +
           `not ${manifest.contentHash}; choose another datasetId or remove that folder`,
       );
     }
