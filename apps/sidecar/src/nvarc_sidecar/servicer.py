@@ -15,6 +15,8 @@ from nvarc_sidecar.lora import LoraSettings
 from nvarc_sidecar.model_store import DeviceClock, LoadedModel, ModelStore
 from nvarc_sidecar.protos import sidecar_pb2, sidecar_pb2_grpc
 from nvarc_sidecar.scoring import ScoreItem, score_items, validate_items
+from nvarc_sidecar.sft.requests import train_job
+from nvarc_sidecar.sft.trainer import train
 from nvarc_sidecar.ttft import OptimizerSettings, TrainingSequence, fine_tune
 
 Reply = TypeVar("Reply")
@@ -100,6 +102,21 @@ class SidecarServicer(sidecar_pb2_grpc.SidecarServicer):
             return sidecar_pb2.ReleaseAdapterReply(released=released, device_seconds=clock.seconds())
 
         return self._unary(call, context, body)
+
+    def Train(self, request, context):  # noqa: N802
+        call = CallLog("Train", request_id=request.request_id)
+
+        def body(guard: CallGuard, clock: DeviceClock) -> Iterator[sidecar_pb2.TrainUpdate]:
+            job = train_job(request, self._store.resolve_path)
+            for progress in train(job, guard):
+                yield sidecar_pb2.TrainUpdate(
+                    step=progress.step, total_steps=progress.total_steps, loss=progress.loss,
+                    learning_rate=progress.learning_rate, tokens_seen=progress.tokens_seen,
+                    device_seconds=clock.seconds(), checkpoint_path=progress.checkpoint_path, done=progress.done,
+                    final_model_path=progress.final_model_path, resumed_from_step=progress.resumed_from_step,
+                )
+
+        return self._stream(call, context, body)
 
     def _unary(self, call: CallLog, context: grpc.ServicerContext,
                body: Callable[[CallGuard, DeviceClock], Reply]) -> Reply:

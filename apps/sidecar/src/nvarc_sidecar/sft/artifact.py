@@ -138,7 +138,7 @@ def read_shard(shard: ShardEntry, max_seq_len: int) -> list[PackedSequence]:
     sequences = [_parse_line(shard.path, number, line, max_seq_len) for number, line in enumerate(lines, 1) if line]
     if len(sequences) != shard.sequences:
         raise InvalidArgumentError(
-            f"shard {shard.path} holds {len(sequences)} sequences, but the manifest says {shard.sequences}"
+            f"shard {shard.path} contains {len(sequences)} sequences, but the manifest lists {shard.sequences}"
         )
     return sequences
 

@@ -52,7 +52,6 @@ def load_trainable_model(path: Path, dtype: torch.dtype, device: torch.device) -
     except (ValueError, OSError) as error:
         raise FailedPreconditionError(f"model at {path} failed to load: {error}") from error
     model.to(device)
-    model.config.use_cache = False
     model.requires_grad_(True)
     model.train()
     return model

@@ -4,9 +4,9 @@ Packed samples must not see each other. This module builds an explicit 4-D addit
 attention mask [batch, 1, L, L] that allows query i to attend key j only when both lie
 in the same segment and j <= i, and position ids that restart at 0 in every segment
 (so rotary embeddings match an unpacked sample). transformers (4.57) passes a 4-D mask
-to the attention kernel unchanged, for the eager and sdpa implementations alike. The
-mask costs L*L elements per row, and sdpa with an explicit mask does not use the
-flash kernel; both are acceptable at the 8,192-token context this product uses.
+to the attention kernel unchanged, for the eager and sdpa implementations alike.
+The mask costs L*L elements per row. sdpa with an explicit mask also skips the flash
+kernel, which is acceptable at the 8,192-token context this product uses.
 """
 
 from collections.abc import Sequence
