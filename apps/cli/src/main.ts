@@ -91,8 +91,7 @@ async function evaluate(values: Record<string, string | boolean | undefined>): P
       modelId: values.model as string | undefined,
       gpuType: values["gpu-type"] as string | undefined,
       minProbability,
-      // npm run changes the working folder to the repository; INIT_CWD is where the user ran it.
-      out: path.resolve(process.env.INIT_CWD ?? process.cwd(), (values.out as string | undefined) ?? "submission.json"),
+      out: path.resolve(invocationFolder(), (values.out as string | undefined) ?? "submission.json"),
       pollMs: parsePositiveInteger(values["poll-ms"] as string | undefined, "--poll-ms") ?? 1000,
       print: (line) => console.log(line),
     });
@@ -110,6 +109,16 @@ async function listModels(apiUrl: string | undefined): Promise<number> {
   const { models } = await request(apiUrl, "GET", "/v1/models");
   for (const model of models) console.log(`${model.id}\t${model.trained ? "trained" : "untrained"}\t${model.parameters} parameters\t${model.path}`);
   return 0;
+}
+
+/**
+ * Returns the folder the user ran the command from. `npm run eval` and `npm run nvarc`
+ * change the working folder to the repository and keep the original one in INIT_CWD;
+ * any other parent (a test run under `npm test`, say) leaves the working folder as is.
+ */
+function invocationFolder(): string {
+  const viaNpmScript = ["eval", "nvarc"].includes(process.env.npm_lifecycle_event ?? "");
+  return viaNpmScript && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
 }
 
 function parsePositiveInteger(raw: string | undefined, flag: string): number | undefined {

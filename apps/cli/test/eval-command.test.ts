@@ -13,6 +13,8 @@ function runCli(args: string[], cwd: string): Promise<{ code: number | null; std
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
   delete env.NVARC_API_URL;
+  delete env.INIT_CWD;
+  delete env.npm_lifecycle_event;
   // The working folder is outside the repository, so the tsx hook is named by its full URL.
   const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), path.join(REPO_ROOT, "apps/cli/src/main.ts"), ...args], { cwd, env });
 
