@@ -33,6 +33,9 @@ private redis-server; the tiny model from models/.
 --task-ids ID,ID      only these task ids of the dataset
 --limit N             only the first N tasks of the dataset, in id order
 --preset NAME         recipe settings: cpu (default for the embedded stack), test or full
+--model ID            a model registry id (default: the latest promoted model, else the newest)
+--gpu-type TYPE       price table key used for the cost: cpu, l4, a100, h100, h200
+--min-probability P   DFS threshold between 0 and 1 (default 0.2)
 --out FILE            where to write submission.json
 --api URL             use a running api instead of starting one`;
 
