@@ -7,8 +7,10 @@ import type { BatchServiceDeps } from "./batch-service.ts";
 import { registerBatchRoutes } from "./routes/batches.ts";
 import { registerHealthRoutes, type ReadinessCheck } from "./routes/health.ts";
 import { registerModelRoutes } from "./routes/models.ts";
+import { registerSftRunRoutes } from "./routes/sft-runs.ts";
+import type { SftRunServiceDeps } from "./sft-run-service.ts";
 
-export interface AppDeps extends BatchServiceDeps {
+export interface AppDeps extends BatchServiceDeps, SftRunServiceDeps {
   config: ApiConfig;
   logger: Logger;
   metrics: NvarcMetrics;
@@ -52,5 +54,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, deps);
   registerBatchRoutes(app, deps);
   registerModelRoutes(app, deps);
+  registerSftRunRoutes(app, deps);
   return app;
 }

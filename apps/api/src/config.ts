@@ -27,6 +27,8 @@ export interface ApiConfig {
   /** Attempts of a task job and the first retry delay (doubled each retry). */
   taskAttempts: number;
   retryBackoffMs: number;
+  /** Attempts of an SFT run job; each retry resumes from the run's newest checkpoint. */
+  sftAttempts: number;
   /** Seconds finished jobs stay in Redis; Postgres keeps the history. */
   completedJobRetentionSeconds: number;
   failedJobRetentionSeconds: number;
@@ -49,6 +51,7 @@ export function readApiConfig(env: Record<string, string | undefined> = process.
     sweepAfterMs: integer(env, "NVARC_SWEEP_AFTER_MS", 60_000, 0, 86_400_000),
     taskAttempts: integer(env, "NVARC_TASK_ATTEMPTS", 3, 1, 20),
     retryBackoffMs: integer(env, "NVARC_RETRY_BACKOFF_MS", 2000, 10, 600_000),
+    sftAttempts: integer(env, "NVARC_SFT_ATTEMPTS", 3, 1, 20),
     completedJobRetentionSeconds: integer(env, "NVARC_COMPLETED_JOB_RETENTION_S", 86_400, 0, 31_536_000),
     failedJobRetentionSeconds: integer(env, "NVARC_FAILED_JOB_RETENTION_S", 604_800, 0, 31_536_000),
   };

@@ -1,6 +1,6 @@
 import { FlowProducer, Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { BATCH_QUEUE, GPU_QUEUE, cancelChannel, createRedisConnection } from "@nvarc/queues";
+import { BATCH_QUEUE, GPU_QUEUE, SFT_QUEUE, cancelChannel, createRedisConnection, sftCancelChannel, type SftRunJobData } from "@nvarc/queues";
 import { createMetrics, createSafeRecorder, type Logger, type NvarcMetrics } from "@nvarc/telemetry";
 import type { FastifyInstance } from "fastify";
 import type { ApiConfig } from "./config.ts";
@@ -52,12 +52,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const flowProducer = new FlowProducer({ connection: connect(), prefix: config.queuePrefix });
   const gpuQueue = new Queue(GPU_QUEUE, { connection: connect(), prefix: config.queuePrefix });
   const batchQueue = new Queue(BATCH_QUEUE, { connection: connect(), prefix: config.queuePrefix });
+  const sftQueue = new Queue<SftRunJobData>(SFT_QUEUE, { connection: connect(), prefix: config.queuePrefix });
 
   await registerLocalModels(db.repos, config.modelsDir, logger);
 
   const app = await buildApp({
     config, db: db.repos, logger, metrics, recordMetric, flowProducer, gpuQueue,
     publishCancel: async (batchId) => { await publisher.publish(cancelChannel(config.queuePrefix), batchId); },
+    sftQueue,
+    publishSftCancel: async (runId) => { await publisher.publish(sftCancelChannel(config.queuePrefix), runId); },
     readinessChecks: [
       { name: "postgres", check: () => db.ping(READINESS_TIMEOUT_MS) },
       { name: "redis", check: () => pingRedis(publisher) },
@@ -65,7 +68,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     refreshGauges: async () => {
       const pool = db.poolStats();
       for (const [state, value] of Object.entries(pool)) metrics.dbPoolConnections.set({ state }, value);
-      for (const queue of [gpuQueue, batchQueue]) {
+      for (const queue of [gpuQueue, batchQueue, sftQueue] as Queue[]) {
         const counts = await queue.getJobCounts(...QUEUE_STATES);
         for (const state of QUEUE_STATES) metrics.queueJobs.set({ queue: queue.name, state }, counts[state] ?? 0);
       }
@@ -90,6 +93,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       await flowProducer.close();
       await gpuQueue.close();
       await batchQueue.close();
+      await sftQueue.close();
       await Promise.all(connections.map((connection) => connection.quit().catch(() => connection.disconnect())));
       await options.onClose?.();
     },

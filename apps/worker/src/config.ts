@@ -1,4 +1,6 @@
 import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { decimal, integer, oneOf, optionalString, url } from "@nvarc/contracts";
 
 /** Worker settings, read once from the environment at start. */
@@ -27,7 +29,14 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   /** Fault injected for reliability tests; empty in production. */
   testFault: string;
+  /** Folder of SFT run directories (`<sftOutputDir>/<runId>`), as the sidecar sees it. */
+  sftOutputDir: string;
+  /** Milliseconds one Train call may run before it is abandoned with DEADLINE_EXCEEDED. */
+  sftTimeoutMs: number;
 }
+
+/** Default folder of SFT run directories: data/sft-runs at the repository root. */
+export const DEFAULT_SFT_OUTPUT_DIR = fileURLToPath(new URL("../../../data/sft-runs", import.meta.url));
 
 /** Reads and validates the worker's environment; throws naming the first bad variable. */
 export function readWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
@@ -45,5 +54,7 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     metricsPort: integer(env, "NVARC_WORKER_METRICS_PORT", 9464, -1, 65535),
     shutdownGraceMs: Math.round(decimal(env, "NVARC_SHUTDOWN_GRACE_S", 30, 0, 3600) * 1000),
     testFault: optionalString(env, "NVARC_TEST_FAULT", ""),
+    sftOutputDir: path.resolve(optionalString(env, "NVARC_SFT_OUTPUT_DIR", DEFAULT_SFT_OUTPUT_DIR)),
+    sftTimeoutMs: Math.round(decimal(env, "NVARC_SFT_TIMEOUT_S", 86_400, 1, 30 * 86_400) * 1000),
   };
 }

@@ -1,6 +1,6 @@
 import { Worker, type Job } from "bullmq";
 import type { Redis } from "ioredis";
-import { BATCH_QUEUE, GPU_QUEUE, cancelChannel, createRedisConnection } from "@nvarc/queues";
+import { BATCH_QUEUE, GPU_QUEUE, SFT_QUEUE, cancelChannel, createRedisConnection, sftCancelChannel, type SftRunJobData } from "@nvarc/queues";
 import { LABEL_VALUES, closedLabel, createMetrics, createSafeRecorder, type Logger, type NvarcMetrics } from "@nvarc/telemetry";
 import type { EvalBatchJobData, EvalTaskJobData } from "@nvarc/contracts";
 import type { WorkerConfig } from "./config.ts";
@@ -9,9 +9,10 @@ import { SidecarClient } from "./sidecar-client.ts";
 import { CancellationRegistry } from "./cancellation.ts";
 import { processTaskJob } from "./task-processor.ts";
 import { processBatchJob } from "./batch-processor.ts";
+import { processSftRunJob } from "./sft/run-processor.ts";
 import { startMetricsServer, type MetricsServer } from "./metrics-server.ts";
 
-/** A running worker: the GPU task consumer, the batch scorer and /metrics. */
+/** A running worker: the GPU task consumer, the SFT run consumer, the batch scorer and /metrics. */
 export interface WorkerRuntime {
   deps: WorkerDeps;
   metricsServer?: MetricsServer;
@@ -44,6 +45,8 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
 
   const cancellation = new CancellationRegistry(logger);
   await cancellation.listen(connect(), cancelChannel(config.queuePrefix));
+  // Run ids and batch ids are both UUIDs, so one registry serves both channels.
+  await cancellation.listen(connect(), sftCancelChannel(config.queuePrefix));
 
   const recordMetric = createSafeRecorder(metrics, logger);
   const observe = (method: string, seconds: number, error?: { code?: string }) => recordMetric(() => {
@@ -57,6 +60,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   };
 
   const taskWorker = createTaskWorker(deps, connect());
+  const sftWorker = createSftWorker(deps, connect());
   const batchWorker = new Worker<EvalBatchJobData>(BATCH_QUEUE, (job) => processBatchJob(deps, job), {
     connection: connect(), prefix: config.queuePrefix, concurrency: 4, name: config.workerId,
   });
@@ -74,7 +78,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     deps,
     metricsServer,
     close: async () => {
-      await closeWithGrace(taskWorker, config.shutdownGraceMs, logger);
+      await Promise.all([closeWithGrace(taskWorker, config.shutdownGraceMs, logger), closeWithGrace(sftWorker, config.shutdownGraceMs, logger)]);
       await batchWorker.close();
       await metricsServer?.close();
       deps.sidecar.close();
@@ -109,6 +113,31 @@ function createTaskWorker(deps: WorkerDeps, connection: Redis): Worker<EvalTaskJ
   worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error }, "task job failed"));
   worker.on("lockRenewalFailed", (jobIds) => logger.warn({ jobIds }, "job lock renewal failed"));
   worker.on("error", (error) => logger.error({ err: error }, "task worker error"));
+  return worker;
+}
+
+/**
+ * Creates the SFT run consumer with concurrency 1. It shares the sidecar with the task
+ * consumer; the sidecar runs one call at a time, so a task waits while a run trains.
+ */
+function createSftWorker(deps: WorkerDeps, connection: Redis): Worker<SftRunJobData> {
+  const { config, logger, metrics, recordMetric } = deps;
+  const worker = new Worker<SftRunJobData>(SFT_QUEUE, (job: Job<SftRunJobData>) => processSftRunJob(deps, job), {
+    connection,
+    prefix: config.queuePrefix,
+    concurrency: 1,
+    name: config.workerId,
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
+    maxStalledCount: config.maxStalledCount,
+  });
+
+  worker.on("stalled", (jobId) => {
+    recordMetric(() => metrics.jobsStalled.inc({ queue: SFT_QUEUE }));
+    logger.warn({ jobId, queue: SFT_QUEUE }, "SFT job stalled: its lock expired and it returns to the queue");
+  });
+  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error }, "SFT job failed"));
+  worker.on("error", (error) => logger.error({ err: error }, "SFT worker error"));
   return worker;
 }
 

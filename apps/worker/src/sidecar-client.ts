@@ -3,7 +3,7 @@ import {
   loadSidecarPackageDefinition,
   type DecodeRequest, type DecodeResult, type LoadModelReply, type LoadModelRequest,
   type ReleaseAdapterReply, type ScoreReply, type ScoreRequest,
-  type TestTimeFineTuneRequest, type TestTimeFineTuneUpdate,
+  type TestTimeFineTuneRequest, type TestTimeFineTuneUpdate, type TrainRequest, type TrainUpdate,
 } from "@nvarc/contracts";
 import { SidecarCallError, toSidecarCallError } from "./sidecar-errors.ts";
 
@@ -63,6 +63,19 @@ export class SidecarClient {
     const final = (updates as TestTimeFineTuneUpdate[]).find((update) => update.done);
     if (!final) {
       throw new SidecarCallError("TestTimeFineTune", "protocol_error", "the stream ended without a final message naming the adapter", true);
+    }
+    return final;
+  }
+
+  /**
+   * Runs supervised fine-tuning and returns the final update (the one with `done`);
+   * `onUpdate` receives every update, the final one included.
+   */
+  async train(request: TrainRequest, call: CallOptions, onUpdate?: (update: TrainUpdate) => void): Promise<TrainUpdate> {
+    const updates = await this.stream("Train", request, call, (update) => onUpdate?.(update as TrainUpdate));
+    const final = (updates as TrainUpdate[]).find((update) => update.done);
+    if (!final) {
+      throw new SidecarCallError("Train", "protocol_error", "the stream ended without a final message naming the final model", true);
     }
     return final;
   }

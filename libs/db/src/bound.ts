@@ -5,6 +5,7 @@ import * as batches from './repositories/batches.ts';
 import * as costs from './repositories/costs.ts';
 import * as models from './repositories/models.ts';
 import * as sftDatasets from './repositories/sft-datasets.ts';
+import * as sftRuns from './repositories/sft-runs.ts';
 import * as taskRuns from './repositories/task-runs.ts';
 
 type Bound<T> = {
@@ -14,14 +15,14 @@ type Bound<T> = {
 };
 
 /** Every repository function of @nvarc/db with its client argument filled in. */
-export type Repositories = Bound<typeof batchResults> & Bound<typeof batches> & Bound<typeof costs> & Bound<typeof models> & Bound<typeof taskRuns> & Bound<typeof sftDatasets>;
+export type Repositories = Bound<typeof batchResults> & Bound<typeof batches> & Bound<typeof costs> & Bound<typeof models> & Bound<typeof taskRuns> & Bound<typeof sftDatasets> & Bound<typeof sftRuns>;
 
 const NOT_REPOSITORY_FUNCTIONS = new Set(['isBatchId', 'SftDatasetConflictError']);
 
 /** Binds every repository function to `prisma`. */
 export function bindRepositories(prisma: DbClient): Repositories {
   const bound: Record<string, unknown> = {};
-  for (const module of [batchResults, batches, costs, models, taskRuns, sftDatasets]) {
+  for (const module of [batchResults, batches, costs, models, taskRuns, sftDatasets, sftRuns]) {
     for (const [name, value] of Object.entries(module)) {
       // Repository functions take the client first; the one helper that does not
       // (isBatchId) and the error class SftDatasetConflictError are left out, and so are constants.

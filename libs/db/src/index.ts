@@ -31,4 +31,5 @@ export * from './repositories/batch-results.ts';
 export * from './repositories/task-runs.ts';
 export * from './repositories/costs.ts';
 export * from './repositories/sft-datasets.ts';
+export * from './repositories/sft-runs.ts';
 export { bindRepositories, type Repositories } from './bound.ts';

@@ -45,3 +45,17 @@ export function batchJobOptions(jobId: string, retention: RetentionSettings): Jo
     removeOnFail: { age: retention.failedAgeSeconds },
   };
 }
+
+/**
+ * Options of an `sft-run` job. The job id is the run id, so adding a run twice
+ * queues it once; each retry resumes from the run's newest checkpoint.
+ */
+export function sftRunJobOptions(runId: string, retry: RetrySettings, retention: RetentionSettings): JobsOptions {
+  return {
+    jobId: runId,
+    attempts: retry.attempts,
+    backoff: { type: "exponential", delay: retry.backoffMs },
+    removeOnComplete: { age: retention.completedAgeSeconds },
+    removeOnFail: { age: retention.failedAgeSeconds },
+  };
+}

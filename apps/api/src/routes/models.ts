@@ -30,6 +30,11 @@ export function serializeModel(model: any) {
     parameters: Number(model.parameters),
     trained: model.trained,
     description: model.description,
+    parentModelId: model.parentModelId ?? null,
+    sftDatasetId: model.sftDatasetId ?? null,
+    sftRunId: model.sftRunId ?? null,
+    step: model.step ?? null,
+    metrics: model.metrics ?? null,
     promotedAt: model.promotedAt?.toISOString() ?? null,
     createdAt: model.createdAt.toISOString(),
   };

@@ -1,6 +1,6 @@
 // Models the sidecar can load.
 import type { DbClient } from '../client.ts';
-import type { Model } from '../generated/prisma/client.ts';
+import { Prisma, type Model } from '../generated/prisma/client.ts';
 
 /** Fields of a model a caller registers. */
 export interface ModelInput {
@@ -14,17 +14,38 @@ export interface ModelInput {
   /** False until the model has been through supervised fine-tuning. */
   trained: boolean;
   description: string;
+  /** Model an SFT run started from; absent for a model registered from disk. */
+  parentModelId?: string | null;
+  /** SFT dataset the model was trained on. */
+  sftDatasetId?: string | null;
+  /** SFT run that saved the model. */
+  sftRunId?: string | null;
+  /** Optimizer step of the run the model was saved at. */
+  step?: number | null;
+  /** Training metrics at that step, e.g. {loss}. */
+  metrics?: Record<string, number> | null;
 }
 
 /** A stored model; `parameters` is a plain number (exact up to 2^53). */
 export interface ModelRecord extends ModelInput {
+  parentModelId: string | null;
+  sftDatasetId: string | null;
+  sftRunId: string | null;
+  step: number | null;
+  metrics: Record<string, number> | null;
   promotedAt: Date | null;
   createdAt: Date;
 }
 
 /** Inserts the model or overwrites its fields; promotedAt and createdAt are kept. */
 export async function upsertModel(prisma: DbClient, input: ModelInput): Promise<ModelRecord> {
-  const fields = { ...input, parameters: BigInt(input.parameters) };
+  // Lineage fields left undefined keep their stored values on update.
+  const { metrics, ...rest } = input;
+  const fields = {
+    ...rest,
+    parameters: BigInt(input.parameters),
+    ...(metrics === undefined ? {} : { metrics: metrics === null ? Prisma.DbNull : metrics }),
+  };
   const row = await prisma.model.upsert({ where: { id: input.id }, create: fields, update: fields });
   return toModelRecord(row);
 }
@@ -52,6 +73,12 @@ export async function listModels(prisma: DbClient): Promise<ModelRecord[]> {
   return rows.map(toModelRecord);
 }
 
+/** Returns the models saved by an SFT run, in step order (the final model last when its step is the highest). */
+export async function listModelsOfSftRun(prisma: DbClient, sftRunId: string): Promise<ModelRecord[]> {
+  const rows = await prisma.model.findMany({ where: { sftRunId }, orderBy: [{ step: 'asc' }, { createdAt: 'asc' }, { id: 'asc' }] });
+  return rows.map(toModelRecord);
+}
+
 /** Marks the model as promoted now, making it the default. Returns false when no such model exists. */
 export async function promoteModel(prisma: DbClient, id: string): Promise<boolean> {
   const { count } = await prisma.model.updateMany({ where: { id }, data: { promotedAt: new Date() } });
@@ -59,5 +86,5 @@ export async function promoteModel(prisma: DbClient, id: string): Promise<boolea
 }
 
 function toModelRecord(row: Model): ModelRecord {
-  return { ...row, parameters: Number(row.parameters) };
+  return { ...row, parameters: Number(row.parameters), metrics: row.metrics as Record<string, number> | null };
 }

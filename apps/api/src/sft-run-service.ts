@@ -1,0 +1,94 @@
+// Creates, enqueues and cancels SFT runs.
+import { randomUUID } from "node:crypto";
+import type { Queue } from "bullmq";
+import type { ProblemDetail } from "@nvarc/contracts";
+import { SFT_RUN_JOB, sftRunJobOptions, type SftRunJobData } from "@nvarc/queues";
+import type { Logger } from "@nvarc/telemetry";
+import type { Repositories, SftRunState } from "@nvarc/db";
+import type { ApiConfig } from "./config.ts";
+import type { NormalizedSftRunRequest } from "./sft-run-request.ts";
+
+/** Dependencies of the SFT run routes besides the app's own. */
+export interface SftRunServiceDeps {
+  config: ApiConfig;
+  db: Repositories;
+  sftQueue: Queue<SftRunJobData>;
+  logger: Logger;
+  /** Publishes a cancelled run id to the workers. */
+  publishSftCancel: (runId: string) => Promise<void>;
+}
+
+/** A request that names an unknown model or dataset, or a backend that cannot run yet. */
+export interface SftRunRejection {
+  error: string;
+  problems: ProblemDetail[];
+  hint?: string;
+}
+
+/**
+ * Stores a queued run and adds its `sft-run` job (job id = run id). Returns the run
+ * id, or a rejection naming the field at fault; nothing is stored on rejection.
+ */
+export async function createSftRun(deps: SftRunServiceDeps, request: NormalizedSftRunRequest): Promise<{ runId?: string; rejection?: SftRunRejection }> {
+  if (request.backend === "ray") {
+    // TODO: run SFT on a Ray cluster (multi-GPU); until then only the worker's own sidecar trains.
+    return {
+      rejection: {
+        error: "backend_not_available",
+        problems: [problem("backend_not_available", "backend", "ray", 'backend "ray" is not implemented yet', 'Use backend "local" (the default), which trains on a worker\'s sidecar.')],
+        hint: 'The Ray backend is not implemented yet; use backend "local".',
+      },
+    };
+  }
+
+  const problems = await findUnknownInputs(deps, request);
+  if (problems.length > 0) return { rejection: { error: "invalid_sft_run", problems } };
+
+  const runId = randomUUID();
+  await deps.db.createSftRun({ id: runId, baseModelId: request.baseModelId, datasetId: request.datasetId, backend: request.backend, hyperparameters: request.hyperparameters, outputDir: "" });
+  // NOTE: a crash between the insert above and this add leaves a queued run without a job; no sweeper re-adds SFT jobs yet.
+  await deps.sftQueue.add(SFT_RUN_JOB, { runId }, sftRunJobOptions(
+    runId,
+    { attempts: deps.config.sftAttempts, backoffMs: deps.config.retryBackoffMs },
+    { completedAgeSeconds: deps.config.completedJobRetentionSeconds, failedAgeSeconds: deps.config.failedJobRetentionSeconds },
+  ));
+  deps.logger.info({ sftRunId: runId, baseModelId: request.baseModelId, datasetId: request.datasetId }, "SFT run accepted");
+  return { runId };
+}
+
+async function findUnknownInputs(deps: SftRunServiceDeps, request: NormalizedSftRunRequest): Promise<ProblemDetail[]> {
+  const problems: ProblemDetail[] = [];
+  if (!(await deps.db.getModel(request.baseModelId))) {
+    problems.push(problem("model_not_found", "baseModelId", request.baseModelId, `model "${request.baseModelId}" is not registered`, "List models with GET /v1/models."));
+  }
+  if (!(await deps.db.getSftDataset(request.datasetId))) {
+    problems.push(problem("dataset_not_found", "datasetId", request.datasetId, `SFT dataset "${request.datasetId}" is not recorded`, "Build and record it with `nvarc dataset build`; its id is the artifact folder name."));
+  }
+  return problems;
+}
+
+/**
+ * Cancels a run: Postgres first (a worker skips a cancelled run), then a waiting job
+ * is removed and a running Train call is aborted through pub/sub. Returns the
+ * state before the call, or null for an unknown run.
+ */
+export async function cancelSftRun(deps: SftRunServiceDeps, runId: string): Promise<SftRunState | null> {
+  const previous = await deps.db.cancelSftRun(runId);
+  if (previous !== "queued" && previous !== "running") return previous;
+
+  await deps.publishSftCancel(runId);
+  const job = await deps.sftQueue.getJob(runId);
+  try {
+    const state = await job?.getState();
+    if (state === "waiting" || state === "delayed" || state === "prioritized") await job?.remove();
+  } catch (error) {
+    // A job that became active meanwhile stays; its worker finds the run cancelled and stops.
+    deps.logger.info({ sftRunId: runId, err: error }, "SFT job could not be removed while cancelling; its worker stops it");
+  }
+  deps.logger.info({ sftRunId: runId, previousState: previous }, "SFT run cancelled");
+  return previous;
+}
+
+function problem(code: string, path: string, value: unknown, message: string, hint: string): ProblemDetail {
+  return { code, taskId: null, path, value, message, hint };
+}
