@@ -196,7 +196,10 @@ async function handleRunError(
   });
   logger.warn({ err: error, code: failure.code, retryable: failure.retryable, final, deviceSeconds }, "task run failed");
 
-  if (final) throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
+  if (final) {
+    const message = failure.message.startsWith(failure.code) ? failure.message : `${failure.code}: ${failure.message}`;
+    throw new UnrecoverableError(message);
+  }
   throw error;
 }
 
