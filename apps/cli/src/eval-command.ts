@@ -81,7 +81,7 @@ async function fetchAllTasks(apiUrl: string, batchId: string): Promise<TaskRow[]
   return rows;
 }
 
-/** Sends a JSON request and returns the parsed body; a non-2xx answer throws with the API's message and problems. */
+/** Sends a JSON request and returns the parsed body; a non-2xx response throws with the API's message and problems. */
 export async function request(apiUrl: string, method: string, route: string, body?: unknown): Promise<any> {
   const response = await fetch(new URL(route, apiUrl), {
     method,
@@ -92,7 +92,7 @@ export async function request(apiUrl: string, method: string, route: string, bod
   const parsed = text ? JSON.parse(text) : undefined;
   if (!response.ok) {
     const problems = (parsed?.problems ?? []).map((problem: any) => `  - ${problem.path}: ${problem.message}. ${problem.hint}`);
-    throw new Error([`${method} ${route} answered ${response.status}: ${parsed?.message ?? text}`, ...problems].join("\n"));
+    throw new Error([`${method} ${route} failed with HTTP ${response.status}: ${parsed?.message ?? text}`, ...problems].join("\n"));
   }
   return parsed;
 }

@@ -49,7 +49,7 @@ describe("nvarc eval with the embedded defaults", () => {
     const result = await runCli(["eval", "--dataset", "arc-agi-9/evaluation", "--limit", "1"], cwd);
 
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /POST \/v1\/batches answered 400/);
+    assert.match(result.stderr, /POST \/v1\/batches failed with HTTP 400/);
     assert.match(result.stderr, /dataset: /);
   });
 

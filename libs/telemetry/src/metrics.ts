@@ -65,7 +65,7 @@ const STAGE_BUCKETS_SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 
 /**
  * Creates a fresh registry with every nvarc metric and the Node process defaults.
  * Every series of the closed label sets exists from the start with value 0, so the
- * set of series never changes while the service runs; `gpuTypes` are the price
+ * set of series does not change while the service runs. `gpuTypes` are the price
  * table's keys.
  */
 export function createMetrics(gpuTypes: readonly string[] = ["cpu", "l4", "a100", "h100", "h200"]): NvarcMetrics {
@@ -126,8 +126,8 @@ function initializeSeries(metrics: NvarcMetrics, gpuTypes: readonly string[]): v
 /**
  * Returns a function that runs a metric update and never throws.
  *
- * A failing metric call must not fail a job: the error is counted and logged once per
- * distinct message, then swallowed.
+ * A failing metric call must not fail a job, so the error is counted, logged once per
+ * distinct message and then dropped.
  */
 export function createSafeRecorder(metrics: Pick<NvarcMetrics, "metricsErrors">, logger: Pick<Logger, "warn">) {
   const seen = new Set<string>();
