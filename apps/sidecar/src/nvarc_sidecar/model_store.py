@@ -57,6 +57,13 @@ class ModelLock:
         """
         while not self._lock.acquire(timeout=_LOCK_POLL_S):
             guard.check()
+        try:
+            # The lock may come free after the caller went away but before the loop
+            # above saw it: check once more so such a call never starts.
+            guard.check()
+        except BaseException:
+            self._lock.release()
+            raise
         clock = DeviceClock()
         try:
             yield clock
