@@ -95,25 +95,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
  * to renew the job's lock during long calls.
  */
 function createTaskWorker(deps: WorkerDeps, connection: Redis): Worker<EvalTaskJobData> {
-  const { config, logger, metrics, recordMetric } = deps;
-  const worker = new Worker<EvalTaskJobData>(GPU_QUEUE, (job: Job<EvalTaskJobData>) => processTaskJob(deps, job), {
-    connection,
-    prefix: config.queuePrefix,
-    concurrency: 1,
-    name: config.workerId,
-    lockDuration: config.lockDurationMs,
-    stalledInterval: config.stalledIntervalMs,
-    maxStalledCount: config.maxStalledCount,
-  });
-
-  worker.on("stalled", (jobId) => {
-    recordMetric(() => metrics.jobsStalled.inc({ queue: GPU_QUEUE }));
-    logger.warn({ jobId, queue: GPU_QUEUE }, "job stalled: its lock expired and it returns to the queue");
-  });
-  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error }, "task job failed"));
-  worker.on("lockRenewalFailed", (jobIds) => logger.warn({ jobIds }, "job lock renewal failed"));
-  worker.on("error", (error) => logger.error({ err: error }, "task worker error"));
-  return worker;
+  return createDeviceWorker(deps, connection, GPU_QUEUE, (job: Job<EvalTaskJobData>) => processTaskJob(deps, job), { job: "job", worker: "task worker", failed: "task job failed" });
 }
 
 /**
@@ -121,8 +103,16 @@ function createTaskWorker(deps: WorkerDeps, connection: Redis): Worker<EvalTaskJ
  * consumer; the sidecar runs one call at a time, so a task waits while a run trains.
  */
 function createSftWorker(deps: WorkerDeps, connection: Redis): Worker<SftRunJobData> {
+  return createDeviceWorker(deps, connection, SFT_QUEUE, (job: Job<SftRunJobData>) => processSftRunJob(deps, job), { job: "SFT job", worker: "SFT worker", failed: "SFT job failed" });
+}
+
+/** Creates a consumer of device jobs (one at a time, locks from config) and logs its events. */
+function createDeviceWorker<T>(
+  deps: WorkerDeps, connection: Redis, queue: string, processor: (job: Job<T>) => Promise<unknown>,
+  names: { job: string; worker: string; failed: string },
+): Worker<T> {
   const { config, logger, metrics, recordMetric } = deps;
-  const worker = new Worker<SftRunJobData>(SFT_QUEUE, (job: Job<SftRunJobData>) => processSftRunJob(deps, job), {
+  const worker = new Worker<T>(queue, processor, {
     connection,
     prefix: config.queuePrefix,
     concurrency: 1,
@@ -133,11 +123,12 @@ function createSftWorker(deps: WorkerDeps, connection: Redis): Worker<SftRunJobD
   });
 
   worker.on("stalled", (jobId) => {
-    recordMetric(() => metrics.jobsStalled.inc({ queue: SFT_QUEUE }));
-    logger.warn({ jobId, queue: SFT_QUEUE }, "SFT job stalled: its lock expired and it returns to the queue");
+    recordMetric(() => metrics.jobsStalled.inc({ queue }));
+    logger.warn({ jobId, queue }, `${names.job} stalled: its lock expired and it returns to the queue`);
   });
-  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error }, "SFT job failed"));
-  worker.on("error", (error) => logger.error({ err: error }, "SFT worker error"));
+  worker.on("failed", (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error }, names.failed));
+  worker.on("lockRenewalFailed", (jobIds) => logger.warn({ jobIds, queue }, "job lock renewal failed"));
+  worker.on("error", (error) => logger.error({ err: error }, `${names.worker} error`));
   return worker;
 }
 

@@ -16,7 +16,7 @@ const acceptedSchema = {
   },
 } as const;
 
-/** The batch routes of /v1. */
+/** Registers the batch routes of /v1. */
 export function registerBatchRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post("/v1/batches", {
     schema: { tags: ["batches"], summary: "Submit a batch of ARC tasks", body: createBatchBodySchema, response: { 202: acceptedSchema, 400: errorResponseSchema } },

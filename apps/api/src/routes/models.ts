@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { AppDeps } from "../app.ts";
 
-/** The model registry: GET /v1/models and POST /v1/models/:id/promote. */
+/** Registers the model registry routes: GET /v1/models and POST /v1/models/:id/promote. */
 export function registerModelRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get("/v1/models", { schema: { tags: ["models"], summary: "List registered models; `default` is the id batches use when they name none" } }, async () => {
     const models = await deps.db.listModels();
