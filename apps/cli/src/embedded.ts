@@ -9,6 +9,8 @@ import { findRedisServer, startPrivateRedis, startSidecar, type ManagedProcess }
 /** A whole service in one process: api and worker in-process, redis and sidecar as children. */
 export interface EmbeddedStack {
   apiUrl: string;
+  /** The stack's own database client (Postgres or PGlite). */
+  prisma: Db["prisma"];
   close(): Promise<void>;
 }
 
@@ -60,7 +62,7 @@ export async function startEmbeddedStack(options: EmbeddedOptions): Promise<Embe
     const worker = await startWorkerRuntime({ config: readWorkerConfig(env), db: repos, logger, metrics });
     stops.push(() => worker.close());
 
-    return { apiUrl: api.url, close };
+    return { apiUrl: api.url, prisma: db.prisma, close };
   } catch (error) {
     await close();
     throw error;

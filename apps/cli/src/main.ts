@@ -6,13 +6,16 @@
 //   nvarc eval --api http://127.0.0.1:8080 --dataset arc-agi-2/evaluation
 //   nvarc models
 //   nvarc dataset build --source arc-agi-2/training --exclude-dataset arc-agi-1/evaluation
+//   nvarc sft run --dataset-dir data/sft/ID --base-model tiny-untrained --hyperparameters '{"learningRate":2e-3}'
 import { parseArgs } from "node:util";
+import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "@nvarc/telemetry";
 import { runEval, request } from "./eval-command.ts";
 import { startEmbeddedStack } from "./embedded.ts";
 import { runDatasetCommand } from "./dataset-command.ts";
+import { runSft } from "./sft-command.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
@@ -21,6 +24,7 @@ const USAGE = `usage:
              [--model ID] [--gpu-type TYPE] [--min-probability P] [--out FILE] [--api URL]
   nvarc models [--api URL]
   nvarc dataset build --source NAME ... (see nvarc dataset build --help)
+  nvarc sft run --dataset-dir DIR --base-model ID --hyperparameters JSON [--export DIR] [--api URL]
 
 eval submits a batch, follows it to the end, prints a per-task table with both scores
 and the cost, and writes the Kaggle submission file (default submission.json).
@@ -37,7 +41,17 @@ private redis-server; the tiny model from models/.
 --gpu-type TYPE       price table key used for the cost: cpu, l4, a100, h100, h200
 --min-probability P   DFS threshold between 0 and 1 (default 0.2)
 --out FILE            where to write submission.json
---api URL             use a running api instead of starting one`;
+--api URL             use a running api instead of starting one
+
+sft run records the dataset built in DIR (embedded stack only; with --api record it
+with \`nvarc dataset build\` and DATABASE_URL), starts a local SFT run of the base model,
+prints the loss curve and, with --export DIR, copies the final model there, where
+the models folder registers it.
+
+--dataset-dir DIR        an artifact folder written by \`nvarc dataset build\`
+--base-model ID          a model registry id, e.g. tiny-untrained
+--hyperparameters JSON   TrainHyperparameters as JSON, or @FILE; learningRate is required
+--export DIR             copy the final model to DIR, e.g. models/tiny-arc`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -49,6 +63,8 @@ async function main(argv: string[]): Promise<number> {
     const datasetsDir = process.env.NVARC_DATASETS_DIR ?? path.join(REPO_ROOT, "data/datasets");
     return runDatasetCommand(rest, datasetsDir);
   }
+
+  if (command === "sft") return sft(rest);
 
   const { values } = parseArgs({
     args: rest,
@@ -104,6 +120,51 @@ async function evaluate(values: Record<string, string | boolean | undefined>): P
   }
 }
 
+async function sft(argv: string[]): Promise<number> {
+  const [subcommand, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      "dataset-dir": { type: "string" }, "base-model": { type: "string" }, hyperparameters: { type: "string" },
+      export: { type: "string" }, api: { type: "string" }, "poll-ms": { type: "string" },
+    },
+  });
+  if (subcommand !== "run" || !values["dataset-dir"] || !values["base-model"] || !values.hyperparameters) {
+    console.error(`sft needs: run --dataset-dir DIR --base-model ID --hyperparameters JSON\n\n${USAGE}`);
+    return 2;
+  }
+  const hyperparameters = await readHyperparameters(values.hyperparameters);
+  const apiUrl = values.api ?? process.env.NVARC_API_URL;
+  const logger = createLogger("nvarc-cli", process.env.NVARC_LOG_LEVEL ?? "warn");
+
+  const stack = apiUrl ? undefined : await startEmbeddedStack({ repoRoot: REPO_ROOT, logger, print: (line) => console.log(line) });
+  try {
+    await runSft({
+      apiUrl: apiUrl ?? stack!.apiUrl,
+      datasetDir: path.resolve(invocationFolder(), values["dataset-dir"]),
+      baseModelId: values["base-model"],
+      hyperparameters,
+      exportDir: values.export === undefined ? undefined : path.resolve(invocationFolder(), values.export),
+      prisma: stack?.prisma,
+      pollMs: parsePositiveInteger(values["poll-ms"], "--poll-ms") ?? 5000,
+      print: (line) => console.log(line),
+    });
+    return 0;
+  } finally {
+    await stack?.close();
+  }
+}
+
+/** Parses --hyperparameters: inline JSON, or @FILE naming a JSON file. */
+async function readHyperparameters(raw: string): Promise<Record<string, number | string>> {
+  const text = raw.startsWith("@") ? await fs.readFile(path.resolve(invocationFolder(), raw.slice(1)), "utf8") : raw;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--hyperparameters is not valid JSON (${(error as Error).message}); example: '{"learningRate": 2e-3, "epochs": 1}'`);
+  }
+}
+
 async function listModels(apiUrl: string | undefined): Promise<number> {
   if (!apiUrl) {
     console.error("models needs --api URL or NVARC_API_URL");
@@ -120,7 +181,7 @@ async function listModels(apiUrl: string | undefined): Promise<number> {
  * any other parent (a test run under `npm test`, say) leaves the working folder as is.
  */
 function invocationFolder(): string {
-  const viaNpmScript = ["eval", "nvarc"].includes(process.env.npm_lifecycle_event ?? "");
+  const viaNpmScript = ["eval", "nvarc", "train-tiny"].includes(process.env.npm_lifecycle_event ?? "");
   return viaNpmScript && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
 }
 

@@ -9,9 +9,10 @@ import torch
 from nvarc_sidecar.sft.artifact import PackedSequence, open_artifact, read_shard
 from nvarc_sidecar.sft.data_order import iterate_steps, steps_per_epoch
 from nvarc_sidecar.sft.model_loading import load_trainable_model
-from nvarc_sidecar.sft.packing import collate, count_targets
+from nvarc_sidecar.sft.packing import collate, count_targets, split_segments
 from nvarc_sidecar.sft.schedule import learning_rate_at
 from nvarc_sidecar.sft.settings import resolve_settings
+from nvarc_sidecar.sft.trainer import _target_nll_sum
 from nvarc_sidecar.protos import sidecar_pb2
 from sft_artifact import copy_artifact, copy_samples
 
@@ -50,6 +51,33 @@ def test_targets_skip_segment_starts_and_padding():
     assert count_targets([sequence, short]) == int(batch.target_mask.sum())
     assert batch.position_ids.tolist() == [[0, 1, 2, 0, 1, 2], [0, 1, 0, 1, 2, 3]]
     assert batch.token_count == 8
+
+
+def test_segment_wise_forward_gives_the_packed_loss_and_gradient(test_model_dir):
+    model = load_trainable_model(test_model_dir, torch.float32, torch.device("cpu"))
+    samples = copy_samples(random.Random(11), 4)
+    sequence = PackedSequence(
+        token_ids=[token for ids, _ in samples for token in ids],
+        loss_mask=[value for _, mask in samples for value in mask],
+        segment_lengths=[len(ids) for ids, _ in samples],
+    )
+
+    def loss_and_gradient(batches):
+        model.zero_grad(set_to_none=True)
+        total = sum(_target_nll_sum(model, batch) for batch in batches)
+        total.backward()
+        return total.item(), [parameter.grad.clone() for parameter in model.parameters()]
+
+    packed_loss, packed_grads = loss_and_gradient([collate([sequence], torch.float32, torch.device("cpu"))])
+    segments = split_segments(sequence, torch.device("cpu"))
+    split_loss, split_grads = loss_and_gradient(segments)
+
+    assert len(segments) == 4 and all(batch.attention_mask is None for batch in segments)
+    assert sum(int(batch.target_mask.sum()) for batch in segments) == count_targets([sequence])
+    assert sum(batch.token_count for batch in segments) == len(sequence.token_ids)
+    assert split_loss == pytest.approx(packed_loss, rel=1e-5)
+    for packed, split in zip(packed_grads, split_grads):
+        torch.testing.assert_close(split, packed, rtol=1e-4, atol=1e-5)
 
 
 def test_schedule_warms_up_then_decays_to_minimum():

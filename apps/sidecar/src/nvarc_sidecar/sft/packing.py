@@ -5,8 +5,11 @@ attention mask [batch, 1, L, L] that allows query i to attend key j only when bo
 in the same segment and j <= i, and position ids that restart at 0 in every segment
 (so rotary embeddings match an unpacked sample). transformers (4.57) passes a 4-D mask
 to the attention kernel unchanged, for the eager and sdpa implementations alike.
-The mask costs L*L elements per row. sdpa with an explicit mask also skips the flash
-kernel, which is acceptable at the 8,192-token context this product uses.
+The mask costs L*L elements per row, and sdpa with an explicit mask skips the flash
+kernel. `split_segments` gives the same targets one segment at a time with no mask, so
+sdpa takes its causal flash kernel and attention work falls from L*L per packed row to
+the sum of the squared segment lengths. The trainer uses it on the CPU, where it is
+several times faster; on a GPU the batched 4-D mask keeps the device busy instead.
 """
 
 from collections.abc import Sequence
@@ -24,7 +27,8 @@ class MicroBatch:
 
     input_ids: torch.Tensor  # [B, L] long
     position_ids: torch.Tensor  # [B, L] long, restarting at 0 in every segment
-    attention_mask: torch.Tensor  # [B, 1, L, L] additive: 0 where attending is allowed, dtype minimum elsewhere
+    # [B, 1, L, L] additive: 0 where attending is allowed, dtype minimum elsewhere; None for one causal segment
+    attention_mask: torch.Tensor | None
     target_mask: torch.Tensor  # [B, L-1] bool: the token at i+1 is a target predicted at position i
     token_count: int  # real (unpadded) tokens
 
@@ -88,3 +92,27 @@ def count_targets(sequences: Sequence[PackedSequence]) -> int:
             start += segment_length
         total += sum(1 for index, value in enumerate(sequence.loss_mask) if value == 1 and index not in starts)
     return total
+
+
+def split_segments(sequence: PackedSequence, device: torch.device) -> list[MicroBatch]:
+    """Return one single-row micro-batch per segment of `sequence`, with no attention mask.
+
+    The targets are those `collate` keeps for the same sequence: a segment's first token
+    is never a target. A model given `attention_mask=None` attends causally within the
+    row, which equals the block-diagonal mask restricted to that segment.
+    """
+    batches: list[MicroBatch] = []
+    start = 0
+    for segment_length in sequence.segment_lengths:
+        end = start + segment_length
+        ids = torch.tensor([sequence.token_ids[start:end]], dtype=torch.long)
+        targets = torch.tensor([[value == 1 for value in sequence.loss_mask[start + 1:end]]], dtype=torch.bool)
+        batches.append(MicroBatch(
+            input_ids=ids.to(device),
+            position_ids=torch.arange(segment_length, dtype=torch.long)[None].to(device),
+            attention_mask=None,
+            target_mask=targets.to(device),
+            token_count=segment_length,
+        ))
+        start = end
+    return batches

@@ -22,7 +22,7 @@ from nvarc_sidecar.sft import checkpoints
 from nvarc_sidecar.sft.artifact import DatasetArtifact, PackedSequence, open_artifact
 from nvarc_sidecar.sft.data_order import iterate_steps, steps_per_epoch
 from nvarc_sidecar.sft.model_loading import load_trainable_model, resolve_dtype, training_device
-from nvarc_sidecar.sft.packing import MicroBatch, collate, count_targets
+from nvarc_sidecar.sft.packing import MicroBatch, collate, count_targets, split_segments
 from nvarc_sidecar.sft.schedule import learning_rate_at
 from nvarc_sidecar.sft.settings import TrainSettings
 from nvarc_sidecar.ttft import torch_threads
@@ -213,8 +213,7 @@ def _optimizer_step(session: _Session, sequences: list[PackedSequence]) -> float
     optimizer.zero_grad(set_to_none=True)
     nll_total = 0.0
     device, dtype = model.device, model.dtype
-    for start in range(0, len(sequences), settings.micro_batch_sequences):
-        batch = collate(sequences[start:start + settings.micro_batch_sequences], dtype, device)
+    for batch in _micro_batches(sequences, settings.micro_batch_sequences, dtype, device):
         nll_sum = _target_nll_sum(model, batch)
         if target_count > 0:
             (nll_sum / target_count).backward()
@@ -231,9 +230,20 @@ def _optimizer_step(session: _Session, sequences: list[PackedSequence]) -> float
     return loss
 
 
+def _micro_batches(sequences: list[PackedSequence], micro_batch_sequences: int, dtype: torch.dtype,
+                   device: torch.device) -> Iterator[MicroBatch]:
+    """Yield the forward passes of one step: packed rows with a 4-D mask on a GPU, single segments on the CPU."""
+    if device.type == "cpu":
+        for sequence in sequences:
+            yield from split_segments(sequence, device)
+        return
+    for start in range(0, len(sequences), micro_batch_sequences):
+        yield collate(sequences[start:start + micro_batch_sequences], dtype, device)
+
+
 def _target_nll_sum(model: PreTrainedModel, batch: MicroBatch) -> torch.Tensor:
     """Return the summed NLL (float32 scalar) of the batch's target tokens."""
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids,
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids if batch.attention_mask is not None else None,
                    use_cache=False).logits[:, :-1]  # [B, L-1, V]
     logprobs = torch.log_softmax(logits.float(), dim=-1)  # [B, L-1, V]
     token_nll = -logprobs.gather(-1, batch.input_ids[:, 1:, None]).squeeze(-1)  # [B, L-1]
