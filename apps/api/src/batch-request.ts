@@ -23,7 +23,7 @@ export interface BatchRequestDefaults {
   defaultGpuType: string;
 }
 
-const OPTION_KEYS = ["modelId", "preset", "maxSeqLen", "maxNewTokens", "minProbability", "gpuType", "budgetUsd"];
+const OPTION_KEYS = ["modelId", "preset", "maxSeqLen", "maxNewTokens", "minProbability", "ttft", "gpuType", "budgetUsd"];
 const BODY_KEYS = ["tasks", "dataset", "taskIds", "limit", "options"];
 
 /**
@@ -118,6 +118,9 @@ function resolveOptions(raw: unknown, defaults: BatchRequestDefaults, problems: 
   if (typeof gpuType !== "string" || !(KNOWN_GPU_TYPES as readonly string[]).includes(gpuType)) {
     problems.push(problem("unknown_gpu_type", "options.gpuType", gpuType, `unknown GPU type "${String(gpuType)}"`, `Use one of ${KNOWN_GPU_TYPES.join(", ")}.`));
   }
+  if (options.ttft !== undefined && typeof options.ttft !== "boolean") {
+    problems.push(problem("invalid_ttft", "options.ttft", options.ttft, "ttft must be true or false", "Set false to decode and score with the model as it is, or leave it out to fine-tune per task."));
+  }
   if (options.modelId !== undefined && typeof options.modelId !== "string") {
     problems.push(problem("invalid_model_id", "options.modelId", options.modelId, "modelId must be a string", "Use an id listed by GET /v1/models, or leave it out for the default model."));
   }
@@ -127,6 +130,8 @@ function resolveOptions(raw: unknown, defaults: BatchRequestDefaults, problems: 
   if (options.maxSeqLen !== undefined) presetSettings.maxSeqLen = options.maxSeqLen as number;
   if (options.minProbability !== undefined) presetSettings.decode.minProbability = options.minProbability as number;
   if (options.maxNewTokens !== undefined) presetSettings.decode.maxNewTokens = options.maxNewTokens as number;
+  // Zero TTFT epochs is how a stored preset says "no per-task adapter".
+  if (options.ttft === false) presetSettings.ttft.epochs = 0;
   return { preset: presetName, presetSettings, gpuType: gpuType as string, budgetUsd: options.budgetUsd as number | undefined, modelId: options.modelId as string | undefined };
 }
 

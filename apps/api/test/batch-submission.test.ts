@@ -1,8 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { CASES_DIR } from "../../../test/support/env.ts";
+import { CASES_DIR, REPO_MODELS_DIR } from "../../../test/support/env.ts";
 import { startTestStack, type TestStack } from "../../../test/support/stack.ts";
 
 const parsingCase = JSON.parse(await fs.readFile(path.join(CASES_DIR, "BR-01.json"), "utf8"));
@@ -81,7 +82,8 @@ describe("POST /v1/batches", () => {
   });
 
   const badRequests: [string, unknown, string, string][] = [
-    ["an unknown option", { dataset: "arc-agi-1/evaluation", limit: 1, options: { ttft: { maxSeqLen: 8192 } } }, "unknown_option", "options.ttft"],
+    ["an unknown option", { dataset: "arc-agi-1/evaluation", limit: 1, options: { decode: { maxSeqLen: 8192 } } }, "unknown_option", "options.decode"],
+    ["a ttft option that is not a boolean", { dataset: "arc-agi-1/evaluation", limit: 1, options: { ttft: "no" } }, "invalid_ttft", "options.ttft"],
     ["an unknown preset", { dataset: "arc-agi-1/evaluation", limit: 1, options: { preset: "huge" } }, "unknown_preset", "options.preset"],
     ["a threshold outside (0, 1)", { dataset: "arc-agi-1/evaluation", limit: 1, options: { minProbability: 1.5 } }, "invalid_min_probability", "options.minProbability"],
     ["an unknown GPU type", { dataset: "arc-agi-1/evaluation", limit: 1, options: { gpuType: "tpu" } }, "unknown_gpu_type", "options.gpuType"],
@@ -168,6 +170,22 @@ describe("the model registry", () => {
     assert.equal(tiny.architecture, "Qwen3ForCausalLM");
     assert.ok(tiny.parameters > 0);
     assert.equal(body.default, "tiny-untrained");
+  });
+
+  it("makes the committed trained model the default over tiny-untrained", async () => {
+    const models = await fs.mkdtemp(path.join(os.tmpdir(), "nvarc-models-"));
+    for (const name of ["tiny-untrained", "tiny-arc"]) await fs.symlink(path.join(REPO_MODELS_DIR, name), path.join(models, name), "dir");
+    const both = await startTestStack({ name: "api_models_trained", env: { NVARC_MODELS_DIR: models } });
+    try {
+      const body = (await both.api.app.inject({ method: "GET", url: "/v1/models" })).json();
+      const trained = body.models.find((model: any) => model.id === "tiny-arc");
+
+      assert.equal(trained?.trained, true, JSON.stringify(body));
+      assert.equal(body.default, "tiny-arc");
+    } finally {
+      await both.close();
+      await fs.rm(models, { recursive: true, force: true });
+    }
   });
 
   it("makes the latest promoted model the default of new batches", async () => {

@@ -13,6 +13,8 @@ export interface EvalOptions {
   modelId?: string;
   gpuType?: string;
   minProbability?: number;
+  /** false skips TTFT; undefined keeps the preset's. */
+  ttft?: boolean;
   out: string;
   /** Milliseconds between status polls. */
   pollMs: number;
@@ -47,6 +49,7 @@ async function buildBody(options: EvalOptions): Promise<Record<string, unknown>>
   if (options.modelId) batchOptions.modelId = options.modelId;
   if (options.gpuType) batchOptions.gpuType = options.gpuType;
   if (options.minProbability !== undefined) batchOptions.minProbability = options.minProbability;
+  if (options.ttft !== undefined) batchOptions.ttft = options.ttft;
 
   if (options.tasksFile) {
     const tasks = JSON.parse(await fs.readFile(options.tasksFile, "utf8"));

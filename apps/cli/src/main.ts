@@ -21,7 +21,7 @@ const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
 const USAGE = `usage:
   nvarc eval [--dataset NAME] [--tasks FILE] [--task-ids ID,ID] [--limit N] [--preset cpu|test|full]
-             [--model ID] [--gpu-type TYPE] [--min-probability P] [--out FILE] [--api URL]
+             [--model ID] [--gpu-type TYPE] [--min-probability P] [--no-ttft] [--out FILE] [--api URL]
   nvarc models [--api URL]
   nvarc dataset build --source NAME ... (see nvarc dataset build --help)
   nvarc sft run --dataset-dir DIR --base-model ID --hyperparameters JSON [--export DIR] [--api URL]
@@ -40,6 +40,7 @@ private redis-server; the tiny model from models/.
 --model ID            a model registry id (default: the latest promoted model, else the newest)
 --gpu-type TYPE       price table key used for the cost: cpu, l4, a100, h100, h200
 --min-probability P   DFS threshold between 0 and 1 (default 0.2)
+--no-ttft             skip test-time fine-tuning; decode and re-score with the model as it is
 --out FILE            where to write submission.json
 --api URL             use a running api instead of starting one
 
@@ -71,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       dataset: { type: "string" }, tasks: { type: "string" }, "task-ids": { type: "string" },
       limit: { type: "string" }, preset: { type: "string" }, model: { type: "string" },
-      "gpu-type": { type: "string" }, "min-probability": { type: "string" }, out: { type: "string" },
+      "gpu-type": { type: "string" }, "min-probability": { type: "string" }, "no-ttft": { type: "boolean" }, out: { type: "string" },
       api: { type: "string" }, "poll-ms": { type: "string" }, help: { type: "boolean" },
     },
   });
@@ -110,6 +111,7 @@ async function evaluate(values: Record<string, string | boolean | undefined>): P
       modelId: values.model as string | undefined,
       gpuType: values["gpu-type"] as string | undefined,
       minProbability,
+      ttft: values["no-ttft"] ? false : undefined,
       out: path.resolve(invocationFolder(), (values.out as string | undefined) ?? "submission.json"),
       pollMs: parsePositiveInteger(values["poll-ms"] as string | undefined, "--poll-ms") ?? 1000,
       print: (line) => console.log(line),

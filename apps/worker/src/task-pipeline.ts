@@ -89,8 +89,13 @@ function remainingMs(input: TaskPipelineInput): number {
   return Math.max(1, input.deadlineAtMs - Date.now());
 }
 
+/** The adapter id that makes the sidecar decode and score with the model alone. */
+const NO_ADAPTER = "";
+
 async function trainAdapter(input: TaskPipelineInput, clock: DeviceClock) {
   const { preset, task, taskId } = input;
+  if (preset.ttft.epochs === 0) return { adapterId: NO_ADAPTER, pairsUsed: [], loss: null };
+
   const specs = ttftAugmentations(`ttft:${taskId}`, task.train.length, { colorPermutationsPerD8: preset.ttft.colorPermutationsPerD8 });
   const sequences = buildTtftSequences(task.train, specs, preset.maxSeqLen);
 
@@ -227,6 +232,7 @@ function chunkScoreItems<T extends { promptTokenIds: number[]; completionTokenId
 }
 
 async function releaseQuietly(input: TaskPipelineInput, adapterId: string): Promise<void> {
+  if (adapterId === NO_ADAPTER) return;
   try {
     await input.sidecar.releaseAdapter(adapterId, { timeoutMs: 10_000 });
   } catch (error) {

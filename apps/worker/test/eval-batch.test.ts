@@ -125,6 +125,21 @@ describe("tasks that cannot fit the context", () => {
     assert.deepEqual(submission.c3000002, [{ attempt_1: [[0]], attempt_2: [[0]] }], "a failed task is listed with placeholder attempts");
   });
 
+  it("ttft false decodes with the model alone and bills no TTFT time", async () => {
+    const created = await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { dataset: "arc-agi-1/evaluation", taskIds: ["66e6c45b"], options: { preset: "test", ttft: false } } });
+    assert.equal(created.statusCode, 202, created.body);
+
+    const batch = await waitForBatch(stack, created.json().id);
+    const [task] = await fetchAllTasks(stack, batch.id);
+
+    assert.equal(task.state, "completed", `${task.failureCode} ${task.failureMessage}`);
+    assert.equal(task.timings.ttftSeconds, 0);
+    assert.deepEqual(task.details.ttftPairsUsed, []);
+    assert.ok(task.timings.decodeSeconds > 0);
+    assert.ok(task.candidates.length > 0, "the test input was decoded");
+    assert.equal(batch.options?.presetSettings?.ttft?.epochs ?? 0, 0);
+  });
+
   it("reports a task without test outputs as unscored", async () => {
     const parsingCase = JSON.parse(await fs.readFile(path.join(CASES_DIR, "BR-01.json"), "utf8"));
     const tasks = { b100000d: parsingCase.variants.valid_edges_control.tasks.b100000d };

@@ -28,7 +28,10 @@ export interface TtftSettings {
   warmupRatio: number;
   weightDecay: number;
   maxGradNorm: number;
-  /** Passes over the augmented copies (one optimizer step per copy, batch 1). */
+  /**
+   * Passes over the augmented copies (one optimizer step per copy, batch 1). 0 skips
+   * TTFT: decode and score then use the model without an adapter.
+   */
   epochs: number;
   seed: number;
 }

@@ -103,6 +103,13 @@ describe('models', () => {
     assert.ok((await listModels(db.prisma)).some((m) => m.id === 'm-upsert'));
   });
 
+  it('getDefaultModel prefers a trained model over a newer untrained one', async () => {
+    await upsertModel(db.prisma, { id: 'm-trained', name: 't', path: '/t', architecture: 'qwen3', parameters: 1, trained: true, description: '' });
+    await upsertModel(db.prisma, { id: 'm-untrained-newer', name: 'u', path: '/u', architecture: 'qwen3', parameters: 1, trained: false, description: '' });
+
+    assert.equal((await getDefaultModel(db.prisma))?.id, 'm-trained');
+  });
+
   it('getDefaultModel prefers the latest promoted model over newer ones', async () => {
     await upsertModel(db.prisma, { id: 'm-promoted', name: 'p', path: '/p', architecture: 'qwen3', parameters: 1, trained: true, description: '' });
     assert.ok(await promoteModel(db.prisma, 'm-promoted'));

@@ -56,14 +56,18 @@ export async function getModel(prisma: DbClient, id: string): Promise<ModelRecor
   return row ? toModelRecord(row) : null;
 }
 
-/** Returns the most recently promoted model, else the most recently created one, else null. */
+/**
+ * Returns the most recently promoted model, else the most recently created trained
+ * model, else the most recently created one, else null. An untrained model is the
+ * default only while no trained one is registered.
+ */
 export async function getDefaultModel(prisma: DbClient): Promise<ModelRecord | null> {
   const promoted = await prisma.model.findFirst({
     where: { promotedAt: { not: null } },
     orderBy: [{ promotedAt: 'desc' }, { id: 'asc' }],
   });
   if (promoted) return toModelRecord(promoted);
-  const latest = await prisma.model.findFirst({ orderBy: [{ createdAt: 'desc' }, { id: 'asc' }] });
+  const latest = await prisma.model.findFirst({ orderBy: [{ trained: 'desc' }, { createdAt: 'desc' }, { id: 'asc' }] });
   return latest ? toModelRecord(latest) : null;
 }
 
