@@ -28,8 +28,11 @@ fi
 # 2. The sidecar's Python virtual environment, torch pinned to the CPU build.
 VENV=apps/sidecar/.venv
 REQ=apps/sidecar/requirements.txt
+# Ray (the `ray` SFT backend and its tests) lives in its own file so images that only
+# serve inference can leave it out.
+RAY_REQ=apps/sidecar/requirements-ray.txt
 STAMP=$VENV/.requirements.sha256
-WANT=$(sha256sum "$REQ" apps/sidecar/pyproject.toml | sha256sum | cut -d' ' -f1)
+WANT=$(sha256sum "$REQ" "$RAY_REQ" apps/sidecar/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [[ ! -x $VENV/bin/python || ! -f $STAMP || "$(cat "$STAMP")" != "$WANT" ]]; then
   PY=${NVARC_PYTHON:-python3}
   step "creating the sidecar virtual environment with $($PY --version)"
@@ -39,6 +42,8 @@ if [[ ! -x $VENV/bin/python || ! -f $STAMP || "$(cat "$STAMP")" != "$WANT" ]]; t
   TORCH_PIN=$(grep -E '^torch==' "$REQ")
   "$VENV/bin/pip" install -q --disable-pip-version-check ${NVARC_TORCH_INDEX_URL:+--index-url "$NVARC_TORCH_INDEX_URL"} "$TORCH_PIN"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+  # The torch pin is repeated as a constraint, so no dependency of Ray can replace it.
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$RAY_REQ" --constraint <(echo "$TORCH_PIN")
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e apps/sidecar
   echo "$WANT" > "$STAMP"
 else

@@ -32,6 +32,8 @@ export interface ApiConfig {
   /** Seconds finished jobs stay in Redis; Postgres keeps the history. */
   completedJobRetentionSeconds: number;
   failedJobRetentionSeconds: number;
+  /** Ray dashboard URL; unset, SFT runs with backend `ray` are rejected. The workers need the same variable. */
+  rayAddress?: string;
 }
 
 /** Reads and validates the api's environment; throws naming the first bad variable. */
@@ -54,5 +56,8 @@ export function readApiConfig(env: Record<string, string | undefined> = process.
     sftAttempts: integer(env, "NVARC_SFT_ATTEMPTS", 3, 1, 20),
     completedJobRetentionSeconds: integer(env, "NVARC_COMPLETED_JOB_RETENTION_S", 86_400, 0, 31_536_000),
     failedJobRetentionSeconds: integer(env, "NVARC_FAILED_JOB_RETENTION_S", 604_800, 0, 31_536_000),
+    rayAddress: env.NVARC_RAY_ADDRESS?.trim()
+      ? url(env, "NVARC_RAY_ADDRESS", ["http", "https"], "Set it to the Ray dashboard URL, e.g. http://ray-head:8265, or unset it to reject `ray` SFT runs.")
+      : undefined,
   };
 }

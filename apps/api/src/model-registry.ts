@@ -14,7 +14,8 @@ export async function registerLocalModels(db: any, modelsDir: string, logger: Lo
   let entries: string[];
   try {
     const dirents = await fs.readdir(modelsDir, { withFileTypes: true });
-    entries = dirents.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+    // A symbolic link counts too (the test stacks link tiny-untrained); one that is not a model folder has no config.json and is skipped below.
+    entries = dirents.filter((entry) => entry.isDirectory() || entry.isSymbolicLink()).map((entry) => entry.name);
   } catch (error) {
     logger.warn({ modelsDir, err: error }, "models folder is not readable; no local model registered");
     return [];

@@ -18,7 +18,7 @@ export interface SftRunServiceDeps {
   publishSftCancel: (runId: string) => Promise<void>;
 }
 
-/** A request that names an unknown model or dataset, or a backend that cannot run yet. */
+/** A request that names an unknown model or dataset, or a backend this deployment has not configured. */
 export interface SftRunRejection {
   error: string;
   problems: ProblemDetail[];
@@ -30,13 +30,12 @@ export interface SftRunRejection {
  * id, or a rejection naming the field at fault; nothing is stored on rejection.
  */
 export async function createSftRun(deps: SftRunServiceDeps, request: NormalizedSftRunRequest): Promise<{ runId?: string; rejection?: SftRunRejection }> {
-  if (request.backend === "ray") {
-    // TODO: run SFT on a Ray cluster (multi-GPU); until then only the worker's own sidecar trains.
+  if (request.backend === "ray" && !deps.config.rayAddress) {
     return {
       rejection: {
-        error: "backend_not_available",
-        problems: [problem("backend_not_available", "backend", "ray", 'backend "ray" is not implemented yet', 'Use backend "local" (the default), which trains on a worker\'s sidecar.')],
-        hint: 'The Ray backend is not implemented yet; use backend "local".',
+        error: "backend_not_configured",
+        problems: [problem("ray_not_configured", "backend", "ray", 'backend "ray" needs a Ray cluster, and NVARC_RAY_ADDRESS is not set on the api', 'Set NVARC_RAY_ADDRESS to the Ray dashboard URL (e.g. http://ray-head:8265) on the api and the workers, or use backend "local".')],
+        hint: 'Set NVARC_RAY_ADDRESS on the api and the workers, or use backend "local".',
       },
     };
   }
@@ -69,7 +68,7 @@ async function findUnknownInputs(deps: SftRunServiceDeps, request: NormalizedSft
 
 /**
  * Cancels a run: Postgres first (a worker skips a cancelled run), then a waiting job
- * is removed and a running Train call is aborted through pub/sub. Returns the
+ * is removed and a running Train call or Ray job is stopped through pub/sub. Returns the
  * state before the call, or null for an unknown run.
  */
 export async function cancelSftRun(deps: SftRunServiceDeps, runId: string): Promise<SftRunState | null> {

@@ -31,8 +31,25 @@ export interface WorkerConfig {
   testFault: string;
   /** Folder of SFT run directories (`<sftOutputDir>/<runId>`), as the sidecar sees it. */
   sftOutputDir: string;
-  /** Milliseconds one Train call may run before it is abandoned with DEADLINE_EXCEEDED. */
+  /** Milliseconds one Train call, or one Ray job of a `ray` run, may run before it is abandoned. */
   sftTimeoutMs: number;
+  /** Ray backend settings; see readRayConfig. */
+  ray: RayConfig;
+}
+
+/** Settings of SFT runs with backend `ray`: the cluster address and the resources of one run. */
+export interface RayConfig {
+  /** Ray dashboard URL (it serves the Jobs REST API); undefined when this worker runs no `ray` runs. */
+  address?: string;
+  /** Ray actors of one run, each one data-parallel rank. */
+  workers: number;
+  /** CPUs and GPUs reserved for each actor; GPUs above 0 select nccl, 0 selects gloo. */
+  cpusPerWorker: number;
+  gpusPerWorker: number;
+  /** Milliseconds between reads of a Ray job's status and logs. */
+  pollIntervalMs: number;
+  /** Python command of the job's entrypoint on the Ray head; its environment must import nvarc_sidecar and ray. */
+  python: string;
 }
 
 /** Default folder of SFT run directories: data/sft-runs at the repository root. */
@@ -56,5 +73,21 @@ export function readWorkerConfig(env: Record<string, string | undefined> = proce
     testFault: optionalString(env, "NVARC_TEST_FAULT", ""),
     sftOutputDir: path.resolve(optionalString(env, "NVARC_SFT_OUTPUT_DIR", DEFAULT_SFT_OUTPUT_DIR)),
     sftTimeoutMs: Math.round(decimal(env, "NVARC_SFT_TIMEOUT_S", 86_400, 1, 30 * 86_400) * 1000),
+    ray: readRayConfig(env),
+  };
+}
+
+/** Reads the NVARC_RAY_* variables; NVARC_RAY_ADDRESS may be unset, and when set it must be an http(s) URL. */
+export function readRayConfig(env: Record<string, string | undefined>): RayConfig {
+  const address = env.NVARC_RAY_ADDRESS?.trim()
+    ? url(env, "NVARC_RAY_ADDRESS", ["http", "https"], "Set it to the Ray dashboard URL, e.g. http://ray-head:8265, or unset it to run no `ray` SFT runs.")
+    : undefined;
+  return {
+    address,
+    workers: integer(env, "NVARC_RAY_WORKERS", 2, 1, 4096),
+    cpusPerWorker: decimal(env, "NVARC_RAY_CPUS_PER_WORKER", 1, 0, 1024),
+    gpusPerWorker: decimal(env, "NVARC_RAY_GPUS_PER_WORKER", 0, 0, 64),
+    pollIntervalMs: integer(env, "NVARC_RAY_POLL_INTERVAL_MS", 2000, 100, 600_000),
+    python: optionalString(env, "NVARC_RAY_PYTHON", "python"),
   };
 }

@@ -84,13 +84,13 @@ describe("SFT runs", () => {
     assert.deepEqual(response.json().problems.map((problem: any) => problem.path), ["baseModelId"]);
   });
 
-  it("ray backend is rejected as not available", async () => {
+  it("ray backend without NVARC_RAY_ADDRESS is rejected", async () => {
     const response = await submit({ baseModelId: BASE_MODEL_ID, datasetId, backend: "ray", hyperparameters: { learningRate: 1e-3 } });
     assert.equal(response.statusCode, 400);
     const body = response.json();
-    assert.equal(body.error, "backend_not_available");
+    assert.equal(body.error, "backend_not_configured");
     assert.equal(body.problems[0].path, "backend");
-    assert.match(body.hint, /not implemented/);
+    assert.match(body.hint, /NVARC_RAY_ADDRESS/);
     assert.equal(await countRuns(), 0);
   });
 

@@ -10,7 +10,7 @@ const idParams = { type: "object", properties: { id: { type: "string" } }, requi
 /** Registers the SFT run routes of /v1: submit, read and cancel a supervised fine-tuning run. */
 export function registerSftRunRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.post("/v1/sft-runs", {
-    schema: { tags: ["sft"], summary: "Start a supervised fine-tuning run of a registered model on a recorded SFT dataset" },
+    schema: { tags: ["sft"], summary: "Start a supervised fine-tuning run of a registered model on a recorded SFT dataset, on a worker's sidecar (backend local) or a Ray cluster (backend ray)" },
   }, async (request, reply) => {
     const { request: normalized, problems } = normalizeSftRunRequest(request.body);
     if (!normalized) return reject(reply, "invalid_sft_run", problems);
@@ -21,7 +21,7 @@ export function registerSftRunRoutes(app: FastifyInstance, deps: AppDeps): void 
   });
 
   app.get<{ Params: { id: string } }>("/v1/sft-runs/:id", {
-    schema: { tags: ["sft"], summary: "Run state, steps, loss curve, device seconds, cost and the models it registered", params: idParams },
+    schema: { tags: ["sft"], summary: "Run state, steps, loss curve, device seconds, cost, the models it registered and, for backend ray, the Ray job id and its log tail", params: idParams },
   }, async (request, reply) => {
     const run = await deps.db.getSftRun(request.params.id);
     if (!run) return notFound(reply, request.params.id);
@@ -29,7 +29,7 @@ export function registerSftRunRoutes(app: FastifyInstance, deps: AppDeps): void 
   });
 
   app.delete<{ Params: { id: string } }>("/v1/sft-runs/:id", {
-    schema: { tags: ["sft"], summary: "Cancel a queued or running SFT run; its checkpoints stay on disk", params: idParams },
+    schema: { tags: ["sft"], summary: "Cancel a queued or running SFT run, stopping its Train call or Ray job; its checkpoints stay on disk", params: idParams },
   }, async (request, reply) => {
     const previous = await cancelSftRun(deps, request.params.id);
     if (!previous) return notFound(reply, request.params.id);
@@ -56,6 +56,8 @@ export function serializeSftRun(run: SftRunRecord, models: unknown[]) {
     cost: { usd: run.costUsd, gpuType: run.gpuType, usdPerHour: run.usdPerHour, priceDate: run.priceDate },
     outputDir: run.outputDir,
     error: run.errorCode ? { code: run.errorCode, message: run.errorMessage } : null,
+    rayJobId: run.rayJobId,
+    logTail: run.logTail,
     models: models.map(serializeModel),
     createdAt: run.createdAt.toISOString(),
     startedAt: run.startedAt?.toISOString() ?? null,

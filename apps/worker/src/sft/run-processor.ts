@@ -1,6 +1,7 @@
-// Processes `sft-run` jobs: one supervised fine-tuning run on this worker's sidecar.
+// Processes `sft-run` jobs: one supervised fine-tuning run on this worker's sidecar (backend
+// `local`) or as a Ray job on a Ray cluster (backend `ray`).
 import { UnrecoverableError, type Job } from "bullmq";
-import type { TrainHyperparameters, TrainRequest } from "@nvarc/contracts";
+import type { TrainHyperparameters, TrainRequest, TrainUpdate } from "@nvarc/contracts";
 import type { SftRunJobData } from "@nvarc/queues";
 import type { ModelRecord, SftDatasetRecord, SftRunRecord } from "@nvarc/db";
 import type { Logger } from "@nvarc/telemetry";
@@ -8,6 +9,8 @@ import type { WorkerDeps } from "../deps.ts";
 import { SidecarCallError } from "../sidecar-errors.ts";
 import { withDbRetry } from "../db-retry.ts";
 import { SftProgressRecorder, finalModelId, registerRunModel } from "./run-progress.ts";
+import { RayRunError, stopRayJobOfCancelledRun, trainOnRay } from "./ray-run.ts";
+import { RayJobsApiError } from "./ray-jobs-client.ts";
 
 /** Outcome returned to BullMQ as the job's return value. */
 export interface SftRunJobOutcome {
@@ -30,10 +33,11 @@ const DEFAULT_HYPERPARAMETERS: TrainHyperparameters = {
 };
 
 /**
- * Processes one `sft-run` job: marks the run running and calls the sidecar's Train
- * with `resume` set, so a retried job continues from the newest checkpoint of the
- * run directory `<sftOutputDir>/<runId>`. Progress, checkpoint models and the final
- * model go to Postgres; a cancelled run stops its call and ends `cancelled`.
+ * Processes one `sft-run` job: marks the run running and trains with `resume` set, so
+ * a retried job continues from the newest checkpoint of the run directory
+ * `<sftOutputDir>/<runId>`. Backend `local` calls the sidecar's Train; backend `ray`
+ * runs the same request as a Ray job (ray-run.ts). Progress, checkpoint models and the
+ * final model go to Postgres; a cancelled run stops its call or Ray job and ends `cancelled`.
  */
 export async function processSftRunJob(deps: WorkerDeps, job: Job<SftRunJobData>): Promise<SftRunJobOutcome> {
   const { runId } = job.data;
@@ -42,6 +46,8 @@ export async function processSftRunJob(deps: WorkerDeps, job: Job<SftRunJobData>
   const run = await deps.db.getSftRun(runId);
   if (!run || !(await deps.db.markSftRunRunning(runId, deps.config.sftOutputDir))) {
     logger.info({ state: run?.state ?? "missing" }, "skipping SFT run that is missing or already finished");
+    // A run cancelled while its worker was down may still have a Ray job running.
+    if (run) await stopRayJobOfCancelledRun(deps, run, logger);
     return { outcome: "skipped" };
   }
 
@@ -82,11 +88,14 @@ async function train(
     resume: true,
     progressEverySteps: 1,
   };
-  const final = await deps.sidecar.train(request, { timeoutMs: deps.config.sftTimeoutMs, signal }, (update) => {
+  const onUpdate = (update: TrainUpdate) => {
     if (update.resumedFromStep > 0 && update.step === update.resumedFromStep) logger.info({ step: update.step }, "SFT run resumed from its newest checkpoint");
     recorder.accept(update);
     void job.updateProgress({ step: update.step, totalSteps: update.totalSteps }).catch((error) => logger.debug({ err: error }, "progress update failed"));
-  });
+  };
+  const final = run.backend === "ray"
+    ? await trainOnRay(deps, { job, run, request, signal, logger, onUpdate })
+    : await deps.sidecar.train(request, { timeoutMs: deps.config.sftTimeoutMs, signal }, onUpdate);
   await recorder.flush();
 
   const modelId = finalModelId(run.id);
@@ -114,8 +123,10 @@ async function handleRunError(
   recorder: SftProgressRecorder | undefined, startedAt: number, signal: AbortSignal, logger: Logger,
 ): Promise<SftRunJobOutcome> {
   // A call that died without a final reply bills the wall-clock time since the last
-  // reported update as well: an upper bound of the device time.
-  const unreported = error instanceof SidecarCallError && recorder ? Math.max(0, (Date.now() - startedAt) / 1000 - recorder.callDeviceSeconds) : 0;
+  // reported update as well: an upper bound of the device time. A Ray job's own times give its total.
+  let unreported = 0;
+  if (error instanceof SidecarCallError && recorder) unreported = Math.max(0, (Date.now() - startedAt) / 1000 - recorder.callDeviceSeconds);
+  if (error instanceof RayRunError && recorder) unreported = Math.max(0, error.deviceSeconds - recorder.callDeviceSeconds);
   await recorder?.flush().catch((writeError) => logger.warn({ err: writeError }, "SFT progress write failed while handling a run error"));
   const cost = recorder?.costWith(unreported);
 
@@ -138,6 +149,8 @@ async function handleRunError(
 function classify(error: unknown): { code: string; message: string; retryable: boolean } {
   if (error instanceof SftRunFailure) return { code: error.code, message: error.message, retryable: error.retryable };
   if (error instanceof SidecarCallError) return { code: `sidecar_${error.code}`, message: error.message, retryable: error.retryable };
+  if (error instanceof RayRunError) return { code: error.code, message: error.message, retryable: error.retryable };
+  if (error instanceof RayJobsApiError) return { code: "ray_unreachable", message: error.message, retryable: true };
   const message = error instanceof Error ? error.message : String(error);
   return { code: "internal_error", message, retryable: true };
 }

@@ -42,6 +42,10 @@ export interface SftRunRecord extends SftRunInput {
   costUsd: number;
   errorCode: string | null;
   errorMessage: string | null;
+  /** Ray backend: submission id of the Ray job of the latest attempt. */
+  rayJobId: string | null;
+  /** Ray backend: the last lines of that job's logs, at most SFT_LOG_TAIL_MAX_CHARS. */
+  logTail: string | null;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -65,6 +69,9 @@ export interface SftProgressInput extends SftRunCost {
 }
 
 const FINISHED_STATES: SftRunState[] = ['completed', 'failed', 'cancelled'];
+
+/** Largest stored log tail, in UTF-16 code units (JavaScript string length). */
+export const SFT_LOG_TAIL_MAX_CHARS = 16 * 1024;
 
 /** Inserts a queued run. */
 export async function createSftRun(prisma: DbClient, input: SftRunInput): Promise<SftRunRecord> {
@@ -103,7 +110,8 @@ export async function markSftRunRunning(prisma: DbClient, id: string, outputDir:
  * Returns false when the run is no longer running (cancelled meanwhile).
  */
 export async function recordSftProgress(prisma: DbClient, input: SftProgressInput): Promise<boolean> {
-  const firstNewStep = input.lossPoints[0]?.step ?? Number.MAX_SAFE_INTEGER;
+  // Without new points every stored point is kept; the bound is the largest Postgres integer, as steps are int columns.
+  const firstNewStep = input.lossPoints[0]?.step ?? 2_147_483_647;
   const points = JSON.stringify(input.lossPoints);
   const count = await prisma.$executeRaw`
     UPDATE sft_runs SET
@@ -120,6 +128,24 @@ export async function recordSftProgress(prisma: DbClient, input: SftProgressInpu
       cost_usd = ${input.costUsd}
     WHERE id = ${input.id}::uuid AND state = 'running'`;
   return count === 1;
+}
+
+/**
+ * Stores the Ray job of a run's current attempt and the tail of its logs, cut to the
+ * last SFT_LOG_TAIL_MAX_CHARS at a line start. Finished runs are updated too, so the
+ * tail written after a cancel or failure is kept. Returns false for an unknown run.
+ */
+export async function recordSftRayJob(prisma: DbClient, id: string, rayJobId: string, logs?: string): Promise<boolean> {
+  const data = logs === undefined ? { rayJobId } : { rayJobId, logTail: tailOfLogs(logs) };
+  const { count } = await prisma.sftRun.updateMany({ where: { id }, data });
+  return count === 1;
+}
+
+function tailOfLogs(logs: string): string {
+  if (logs.length <= SFT_LOG_TAIL_MAX_CHARS) return logs;
+  const tail = logs.slice(-SFT_LOG_TAIL_MAX_CHARS);
+  const lineStart = tail.indexOf('\n');
+  return lineStart >= 0 && lineStart < tail.length - 1 ? tail.slice(lineStart + 1) : tail;
 }
 
 /** Marks a running run completed. Returns false when it is no longer running. */

@@ -3,7 +3,9 @@
 The loss of an optimizer step is the mean negative log-likelihood (nats, float32) over
 all target tokens of the step's micro-batches. Each micro-batch contributes its summed
 target NLL divided by the step's total target count, so gradient accumulation gives the
-same gradient as one large batch.
+same gradient as one large batch. With several data-parallel ranks (data_parallel.py),
+each rank trains its share of a step's sequences, gradients are summed over ranks, and
+rank 0 alone writes checkpoints and the final model.
 """
 
 import json
@@ -21,7 +23,8 @@ from nvarc_sidecar.errors import FailedPreconditionError, InternalError, Invalid
 from nvarc_sidecar.sft import checkpoints
 from nvarc_sidecar.sft.artifact import DatasetArtifact, PackedSequence, open_artifact
 from nvarc_sidecar.sft.data_order import iterate_steps, steps_per_epoch
-from nvarc_sidecar.sft.model_loading import load_trainable_model, resolve_dtype, training_device
+from nvarc_sidecar.sft.data_parallel import SINGLE_PROCESS, SingleProcess
+from nvarc_sidecar.sft.model_loading import load_trainable_model, resolve_dtype
 from nvarc_sidecar.sft.packing import MicroBatch, collate, count_targets, split_segments
 from nvarc_sidecar.sft.schedule import learning_rate_at
 from nvarc_sidecar.sft.settings import TrainSettings
@@ -71,6 +74,7 @@ class _Session:
     optimizer: torch.optim.Optimizer
     total_steps: int
     max_seq_len: int
+    parallel: SingleProcess
     step: int = 0
     tokens_seen: int = 0
     resumed_from_step: int = 0
@@ -78,11 +82,13 @@ class _Session:
     window_losses: list[float] = field(default_factory=list)
 
 
-def train(job: TrainJob, guard: CallGuard) -> Iterator[TrainProgress]:
+def train(job: TrainJob, guard: CallGuard, parallel: SingleProcess = SINGLE_PROCESS) -> Iterator[TrainProgress]:
     """Run or resume the SFT run `job` and yield progress, then one final update naming the final model.
 
     The caller holds the model lock while iterating. Cancellation is checked between
-    optimizer steps; checkpoints written so far stay on disk.
+    optimizer steps; checkpoints written so far stay on disk. With a `parallel` process
+    group, every rank calls this with the same job; all ranks yield the same progress,
+    and only rank 0 writes to the run directory.
 
     Raises:
         InvalidArgumentError: the dataset or a setting is invalid.
@@ -92,12 +98,13 @@ def train(job: TrainJob, guard: CallGuard) -> Iterator[TrainProgress]:
         InternalError: the loss became non-finite.
     """
     artifact = open_artifact(job.dataset_path)
-    checkpoints.remove_staging_dirs(job.run_dir)
+    if parallel.is_writer:
+        checkpoints.remove_staging_dirs(job.run_dir)
     finished = _finished_run(job, artifact)
     if finished is not None:
         yield finished
         return
-    session = _start_session(job, artifact)
+    session = _start_session(job, artifact, parallel)
     with torch_threads(job.settings.torch_threads):
         yield from _run_steps(session, guard)
 
@@ -121,7 +128,7 @@ def _finished_run(job: TrainJob, artifact: DatasetArtifact) -> TrainProgress | N
                          final_model_path=str(final_dir))
 
 
-def _start_session(job: TrainJob, artifact: DatasetArtifact) -> _Session:
+def _start_session(job: TrainJob, artifact: DatasetArtifact, parallel: SingleProcess) -> _Session:
     """Load the model (from the newest checkpoint when resuming) and the optimizer, restoring their state."""
     steps = checkpoints.checkpoint_steps(job.run_dir)
     checkpoint = checkpoints.checkpoint_dir(job.run_dir, steps[-1]) if steps else None
@@ -129,7 +136,7 @@ def _start_session(job: TrainJob, artifact: DatasetArtifact) -> _Session:
         # Nothing in the model is random during training (no dropout); seeding still
         # fixes any random op a future model may add.
         torch.manual_seed(job.settings.seed)
-    device = training_device()
+    device = parallel.device()
     model = load_trainable_model(checkpoint or job.base_model_path, resolve_dtype(job.settings.dtype, device), device)
     s = job.settings
     # NOTE: in bfloat16 the AdamW state and updates stay in bfloat16 too (no float32 master
@@ -137,9 +144,11 @@ def _start_session(job: TrainJob, artifact: DatasetArtifact) -> _Session:
     optimizer = torch.optim.AdamW(model.parameters(), lr=s.learning_rate, betas=(s.beta1, s.beta2), eps=s.eps,
                                   weight_decay=s.weight_decay)
     session = _Session(job=job, artifact=artifact, model=model, optimizer=optimizer,
-                       total_steps=_total_steps(artifact, s), max_seq_len=int(model.config.max_position_embeddings))
+                       total_steps=_total_steps(artifact, s), max_seq_len=int(model.config.max_position_embeddings),
+                       parallel=parallel)
     if checkpoint is not None:
         _restore(session, checkpoint)
+    parallel.sync_parameters(model)
     return session
 
 
@@ -194,31 +203,37 @@ def _run_steps(session: _Session, guard: CallGuard) -> Iterator[TrainProgress]:
         session.step += 1
         if session.step == session.total_steps:
             break
-        checkpoint_path = _maybe_checkpoint(session)
+        checkpoint_path = _maybe_checkpoint(session) if session.parallel.is_writer else ""
         if checkpoint_path or session.step % job.progress_every_steps == 0:
             yield _progress(session, checkpoint_path=checkpoint_path)
-    final_dir = checkpoints.write_atomically(
-        job.run_dir / checkpoints.FINAL_DIR_NAME,
-        lambda staging: checkpoints.save_model(staging, session.model, _model_metadata(session)),
-    )
+    final_dir = job.run_dir / checkpoints.FINAL_DIR_NAME
+    if session.parallel.is_writer:
+        checkpoints.write_atomically(
+            final_dir, lambda staging: checkpoints.save_model(staging, session.model, _model_metadata(session)),
+        )
     yield _progress(session, done=True, final_model_path=str(final_dir))
 
 
 def _optimizer_step(session: _Session, sequences: list[PackedSequence]) -> float:
-    """Run one optimizer step over `sequences` and return its mean target NLL (nats)."""
-    settings, model, optimizer = session.job.settings, session.model, session.optimizer
+    """Run one optimizer step over `sequences` (this rank's share) and return its mean target NLL (nats)."""
+    settings, model, optimizer, parallel = session.job.settings, session.model, session.optimizer, session.parallel
     for group in optimizer.param_groups:
         group["lr"] = session.learning_rate
+    # The count over the whole step, on every rank, so the ranks' gradients sum to the step's gradient.
     target_count = count_targets(sequences)
     optimizer.zero_grad(set_to_none=True)
-    nll_total = 0.0
+    nll_total, tokens = 0.0, 0
     device, dtype = model.device, model.dtype
-    for batch in _micro_batches(sequences, settings.micro_batch_sequences, dtype, device):
+    for batch in _micro_batches(parallel.share(sequences), settings.micro_batch_sequences, dtype, device):
         nll_sum = _target_nll_sum(model, batch)
         if target_count > 0:
             (nll_sum / target_count).backward()
         nll_total += nll_sum.item()
-        session.tokens_seen += batch.token_count
+        tokens += batch.token_count
+    if target_count > 0:
+        parallel.reduce_gradients(model)
+    nll_total, tokens = parallel.reduce_totals(nll_total, tokens)
+    session.tokens_seen += tokens
     if settings.max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
     # A step without targets leaves every gradient unset, and AdamW skips such parameters.
