@@ -30,9 +30,19 @@ export async function startEmbeddedStack(options: EmbeddedOptions): Promise<Embe
   const children: ManagedProcess[] = [];
   const stops: (() => Promise<void>)[] = [];
   const close = async () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     for (const stop of stops.reverse()) await stop().catch((error) => logger.warn({ err: error }, "stopping a part of the embedded stack failed"));
     for (const child of children) await child.stop();
   };
+  // Ctrl-C or a plain kill stops the children too, so no sidecar or redis-server
+  // outlives the command. NOTE: a SIGKILL of this process still leaves them running.
+  const onSignal = (signal: NodeJS.Signals) => {
+    print(`received ${signal}; stopping the embedded stack`);
+    void close().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
 
   try {
     const redisUrl = process.env.REDIS_URL ?? (await startRedis(logger, children, print));
@@ -42,6 +52,7 @@ export async function startEmbeddedStack(options: EmbeddedOptions): Promise<Embe
     print("starting the sidecar (loads PyTorch; a few seconds)");
     const sidecar = await startSidecar({ repoRoot, env: { NVARC_SIDECAR_TORCH_THREADS: process.env.NVARC_SIDECAR_TORCH_THREADS ?? "2" } }, logger);
     children.push(sidecar.process);
+    print(`sidecar started (pid ${sidecar.process.child.pid}) at ${sidecar.address}`);
 
     const env = {
       ...process.env,
@@ -76,7 +87,7 @@ async function startRedis(logger: Logger, children: ManagedProcess[], print: (li
   }
   const redis = await startPrivateRedis(binary, logger);
   children.push(redis.process);
-  print(`started a private redis-server at ${redis.url}`);
+  print(`started a private redis-server (pid ${redis.process.child.pid}) at ${redis.url}`);
   return redis.url;
 }
 
