@@ -33,6 +33,9 @@ COPY libs libs
 COPY apps/api apps/api
 COPY apps/worker apps/worker
 COPY apps/cli apps/cli
+# The api registers the committed default model from /app/models at start; the
+# sidecar image holds the same folder at the same path, where it loads it.
+COPY models/tiny-arc models/tiny-arc
 
 # prisma generate never runs the schema engine, but the CLI tries to download one
 # unless PRISMA_SCHEMA_ENGINE_BINARY names an existing file (as in scripts/generate.sh).

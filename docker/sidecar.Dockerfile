@@ -46,12 +46,17 @@ RUN python -m grpc_tools.protoc -I libs/contracts/proto \
 
 # models/ is a volume in docker-compose.yml; creating it here as the runtime user lets
 # a fresh named volume inherit a writable owner.
+# The committed default model is part of the image; a fresh named volume at models/
+# starts as a copy of it, and the start command below copies it into an older volume.
+COPY models/tiny-arc /opt/nvarc/models/tiny-arc
 RUN useradd --create-home --uid 10001 nvarc \
  && mkdir -p models \
- && chown nvarc:nvarc models
+ && cp -r /opt/nvarc/models/tiny-arc models/tiny-arc \
+ && chown -R nvarc:nvarc models
 USER nvarc
 
 EXPOSE 50051
-# Creates the tiny default model on first start (seeded, so every volume gets the same
-# weights), then serves on NVARC_SIDECAR_ADDRESS.
-CMD ["sh", "-c", "test -f models/tiny-untrained/config.json || python -m nvarc_sidecar.create_model --preset tiny --seed 0 --out models/tiny-untrained || exit 1; exec python -m nvarc_sidecar"]
+# Puts the committed tiny-arc into the models volume when it lacks it, creates the
+# untrained tiny model on first start (seeded, so every volume gets the same weights),
+# then serves on NVARC_SIDECAR_ADDRESS.
+CMD ["sh", "-c", "test -f models/tiny-arc/config.json || cp -r /opt/nvarc/models/tiny-arc models/ || exit 1; test -f models/tiny-untrained/config.json || python -m nvarc_sidecar.create_model --preset tiny --seed 0 --out models/tiny-untrained || exit 1; exec python -m nvarc_sidecar"]

@@ -89,7 +89,7 @@ describe(".dockerignore", () => {
   });
 
   it("keeps sources and manifests in the build context", () => {
-    for (const path of ["package.json", "package-lock.json", "libs/cost/src/index.ts", "apps/sidecar/requirements.txt", "prisma/schema.prisma", "models/README.md"]) {
+    for (const path of ["package.json", "package-lock.json", "libs/cost/src/index.ts", "apps/sidecar/requirements.txt", "prisma/schema.prisma", "models/README.md", "models/tiny-arc/model.safetensors"]) {
       assert.equal(isIgnored(path), false, `${path} is ignored`);
     }
   });
