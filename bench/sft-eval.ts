@@ -85,7 +85,7 @@ async function readResults(file: string, options: BenchOptions): Promise<TaskRes
   const rows = text.split("\n").filter(Boolean).map((line) => JSON.parse(line) as TaskResult);
   const other = rows.find((row) => row.modelId !== options.modelId || row.preset !== options.preset || row.ttft !== options.ttft);
   if (other) {
-    throw new Error(`${file} holds results of model ${other.modelId}, preset ${other.preset}, ttft ${other.ttft}; ` +
+    throw new Error(`${file} contains results of model ${other.modelId}, preset ${other.preset}, ttft ${other.ttft}; ` +
       "resume with those settings, or choose another --name");
   }
   return rows;

@@ -23,8 +23,8 @@ node --import tsx apps/cli/src/main.ts dataset build \
   --samples-per-task 8 --max-seq-len 4096 --pack-max-tokens 8192 --seed 0 \
   --out data/sft --dataset-id "$DATASET_ID"
 
-# One epoch, one packed 8,192-token sequence per optimizer step, cosine decay to a
-# tenth of the peak rate; threads match the 2 cores this was trained on.
+# One epoch with one packed 8,192-token sequence per optimizer step. The rate decays
+# along a cosine to a tenth of its peak. Two threads match the 2 cores of the run.
 node --import tsx apps/cli/src/main.ts sft run \
   --dataset-dir "data/sft/$DATASET_ID" \
   --base-model tiny-untrained \

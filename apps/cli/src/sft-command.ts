@@ -6,11 +6,11 @@ import { request } from "./eval-command.ts";
 /** Options of `nvarc sft run`. */
 export interface SftRunOptions {
   apiUrl: string;
-  /** Artifact folder written by `nvarc dataset build` (holds manifest.json). */
+  /** Artifact folder written by `nvarc dataset build`, with its manifest.json. */
   datasetDir: string;
   baseModelId: string;
   hyperparameters: Record<string, number | string>;
-  /** Where to copy the final model so the models folder registers it; none when undefined. */
+  /** Destination folder of the final model's copy, which the models folder registers; no copy when undefined. */
   exportDir?: string;
   /** Database of the embedded stack, used to record the dataset; with --api it must already be recorded. */
   prisma?: DbClient;
@@ -71,7 +71,7 @@ async function followRun(options: SftRunOptions, runId: string): Promise<any> {
 /**
  * Copies the final model folder to `exportDir` (written beside it, then renamed) and
  * adds the run's id, base model and dataset to its nvarc_model.json, so the copy
- * says how it was made once it leaves the run's output folder.
+ * records how it was made once it leaves the run's output folder.
  */
 async function exportModel(source: string, exportDir: string, run: any, print: (line: string) => void): Promise<void> {
   const target = path.resolve(exportDir);
