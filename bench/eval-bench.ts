@@ -1,8 +1,8 @@
 // Benchmark of the main job on the CPU: seconds per task for TTFT, decode and score,
 // candidates found, and the orchestration overhead (time per task outside the sidecar).
 //
-//   npm run bench                          # 10 ARC-AGI-1 evaluation tasks, cpu preset
-//   npm run bench -- --limit 3 --preset test
+//   npm run bench                          # 10 ARC-AGI-1 evaluation tasks, cpu preset, default model
+//   npm run bench -- --limit 3 --preset test --model tiny-untrained
 //
 // It starts the embedded stack (as `npm run eval` does), runs one batch, and writes
 // bench/out/eval-bench.json plus a Markdown table on stdout for bench/RESULTS.md.
@@ -19,7 +19,7 @@ const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { dataset: { type: "string", default: "arc-agi-1/evaluation" }, limit: { type: "string", default: "10" }, preset: { type: "string", default: "cpu" } },
+  options: { dataset: { type: "string", default: "arc-agi-1/evaluation" }, limit: { type: "string", default: "10" }, preset: { type: "string", default: "cpu" }, model: { type: "string" } },
 });
 
 function mean(numbers: number[]): number {
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   let result;
   try {
     result = await runEval({
-      apiUrl: stack.apiUrl, dataset: values.dataset, limit: Number(values.limit), preset: values.preset,
+      apiUrl: stack.apiUrl, dataset: values.dataset, limit: Number(values.limit), preset: values.preset, modelId: values.model,
       out: path.join(REPO_ROOT, "bench/out/submission.json"), pollMs: 500, print: () => {},
     });
   } finally {
