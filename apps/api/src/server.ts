@@ -75,7 +75,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     },
   });
 
-  const stopSweeper = startSweeper({ config, db: db.repos, flowProducer }, logger);
+  const stopSweeper = startSweeper({ config, db: db.repos, flowProducer, sftQueue }, logger);
   let url = "";
   if (options.listen !== false) {
     await app.listen({ host: config.host, port: config.port });

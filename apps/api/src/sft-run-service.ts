@@ -45,14 +45,23 @@ export async function createSftRun(deps: SftRunServiceDeps, request: NormalizedS
 
   const runId = randomUUID();
   await deps.db.createSftRun({ id: runId, baseModelId: request.baseModelId, datasetId: request.datasetId, backend: request.backend, hyperparameters: request.hyperparameters, outputDir: "" });
-  // NOTE: a crash between the insert above and this add leaves a queued run without a job; no sweeper re-adds SFT jobs yet.
+  // A crash between the insert above and this add leaves a queued run without a job;
+  // the sweeper re-adds it (sweepQueuedSftRuns).
+  await enqueueSftRun(deps, runId);
+  deps.logger.info({ sftRunId: runId, baseModelId: request.baseModelId, datasetId: request.datasetId }, "SFT run accepted");
+  return { runId };
+}
+
+/**
+ * Adds the `sft-run` job of a run under the run id. Adding it again is a no-op while
+ * BullMQ still has a job with that id.
+ */
+export async function enqueueSftRun(deps: Pick<SftRunServiceDeps, "config" | "sftQueue">, runId: string): Promise<void> {
   await deps.sftQueue.add(SFT_RUN_JOB, { runId }, sftRunJobOptions(
     runId,
     { attempts: deps.config.sftAttempts, backoffMs: deps.config.retryBackoffMs },
     { completedAgeSeconds: deps.config.completedJobRetentionSeconds, failedAgeSeconds: deps.config.failedJobRetentionSeconds },
   ));
-  deps.logger.info({ sftRunId: runId, baseModelId: request.baseModelId, datasetId: request.datasetId }, "SFT run accepted");
-  return { runId };
 }
 
 async function findUnknownInputs(deps: SftRunServiceDeps, request: NormalizedSftRunRequest): Promise<ProblemDetail[]> {

@@ -82,6 +82,17 @@ export async function createSftRun(prisma: DbClient, input: SftRunInput): Promis
 }
 
 /** Returns the run with this id, or null (also for an id that is not a UUID). */
+/** Returns the ids of queued runs created more than `olderThanMs` ago, oldest first (at most 100). */
+export async function findQueuedSftRunsOlderThan(prisma: DbClient, olderThanMs: number): Promise<string[]> {
+  const rows = await prisma.sftRun.findMany({
+    where: { state: 'queued', createdAt: { lt: new Date(Date.now() - olderThanMs) } },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true },
+    take: 100,
+  });
+  return rows.map((row) => row.id);
+}
+
 export async function getSftRun(prisma: DbClient, id: string): Promise<SftRunRecord | null> {
   if (!UUID.test(id)) return null;
   const row = await prisma.sftRun.findUnique({ where: { id } });
