@@ -7,9 +7,10 @@ in the same segment and j <= i, and position ids that restart at 0 in every segm
 to the attention kernel unchanged, for the eager and sdpa implementations alike.
 The mask costs L*L elements per row, and sdpa with an explicit mask skips the flash
 kernel. `split_segments` gives the same targets one segment at a time with no mask, so
-sdpa takes its causal flash kernel and attention work falls from L*L per packed row to
-the sum of the squared segment lengths. The trainer uses it on the CPU, where it is
-several times faster; on a GPU the batched 4-D mask keeps the device busy instead.
+sdpa runs causal attention without a mask tensor, and attention work falls from L*L per
+packed row to the sum of the squared segment lengths. The trainer uses it on the CPU,
+where it was about 14% faster on 8,192-token rows of ARC samples (2 threads). On a
+GPU the batched 4-D mask keeps the device busy instead.
 """
 
 from collections.abc import Sequence
