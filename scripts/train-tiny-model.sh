@@ -24,7 +24,7 @@ node --import tsx apps/cli/src/main.ts dataset build \
   --out data/sft --dataset-id "$DATASET_ID"
 
 # One epoch with one packed 8,192-token sequence per optimizer step. The rate decays
-# along a cosine to a tenth of its peak. Two threads match the 2 cores of the run.
+# linearly to a tenth of its peak. Two threads match the 2 cores of the run.
 node --import tsx apps/cli/src/main.ts sft run \
   --dataset-dir "data/sft/$DATASET_ID" \
   --base-model tiny-untrained \

@@ -27,6 +27,9 @@ export async function createBatch(deps: BatchServiceDeps, request: NormalizedBat
     const value = request.options.modelId ?? null;
     return { problems: [{ code: value ? "model_not_found" : "no_model_registered", taskId: null, path: "options.modelId", value, message: value ? `model "${value}" is not registered` : "no model is registered", hint: "List models with GET /v1/models; the api registers the folders of NVARC_MODELS_DIR at start." }] };
   }
+  if (model.prunedAt) {
+    return { problems: [{ code: "model_pruned", taskId: null, path: "options.modelId", value: model.id, message: `model "${model.id}" is a checkpoint whose files its SFT run deleted at ${model.prunedAt.toISOString()}`, hint: "Use a newer checkpoint or the run's final model (GET /v1/sft-runs/:id lists them), or raise keepCheckpoints in later runs." }] };
+  }
 
   const batchId = randomUUID();
   const taskIds = Object.keys(request.tasks);

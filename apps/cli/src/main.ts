@@ -22,9 +22,11 @@ const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const USAGE = `usage:
   nvarc eval [--dataset NAME] [--tasks FILE] [--task-ids ID,ID] [--limit N] [--preset cpu|test|full]
              [--model ID] [--gpu-type TYPE] [--min-probability P] [--no-ttft] [--out FILE] [--api URL]
-  nvarc models [--api URL]
+             [--poll-ms N]
+  nvarc models --api URL
   nvarc dataset build --source NAME ... (see nvarc dataset build --help)
   nvarc sft run --dataset-dir DIR --base-model ID --hyperparameters JSON [--export DIR] [--api URL]
+                [--poll-ms N]
 
 eval submits a batch, follows it to the end, prints a per-task table with both scores
 and the cost, and writes the Kaggle submission file (default submission.json).
@@ -36,23 +38,33 @@ private redis-server; the tiny model from models/.
 --tasks FILE          a JSON file of tasks keyed by task id (or {"tasks": {...}})
 --task-ids ID,ID      only these task ids of the dataset
 --limit N             only the first N tasks of the dataset, in id order
---preset NAME         recipe settings: cpu (default for the embedded stack), test or full
---model ID            a model registry id (default: the latest promoted model, else the newest)
+--preset NAME         recipe settings: cpu, test or full (default cpu for the embedded stack,
+                      else the api's NVARC_DEFAULT_PRESET)
+--model ID            a model registry id (default: the latest promoted model, else the newest
+                      trained model from the models folder, else the newest model)
 --gpu-type TYPE       price table key used for the cost: cpu, l4, a100, h100, h200
 --min-probability P   DFS threshold between 0 and 1 (default 0.2)
 --no-ttft             skip test-time fine-tuning; decode and re-score with the model as it is
 --out FILE            where to write submission.json
 --api URL             use a running api instead of starting one
+--poll-ms N           milliseconds between status polls (default 1000)
 
-sft run records the dataset built in DIR (embedded stack only; with --api record it
-with \`nvarc dataset build\` and DATABASE_URL), starts a local SFT run of the base model,
-prints the loss curve and, with --export DIR, copies the final model there, where
-the models folder registers it.
+models lists the registry of a running api (--api URL or NVARC_API_URL).
+
+sft run starts an SFT run of the base model with the local backend, prints the loss
+curve and, with --export DIR, copies the final model there. Without --api it runs the
+embedded stack, as eval does, and records the dataset built in DIR there. With --api,
+record the dataset first with \`nvarc dataset build\` and DATABASE_URL. A run on Ray
+needs POST /v1/sft-runs with "backend": "ray".
 
 --dataset-dir DIR        an artifact folder written by \`nvarc dataset build\`
 --base-model ID          a model registry id, e.g. tiny-untrained
---hyperparameters JSON   TrainHyperparameters as JSON, or @FILE; learningRate is required
---export DIR             copy the final model to DIR, e.g. models/tiny-arc`;
+--hyperparameters JSON   TrainHyperparameters as JSON in camelCase, or @FILE naming a JSON
+                         file; learningRate is required (README: Offline stage lists the rest)
+--export DIR             copy the final model to DIR, e.g. models/my-model; a folder in
+                         models/ is registered when the api next starts
+--api URL                use a running api instead of starting one
+--poll-ms N              milliseconds between status polls (default 5000)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -124,6 +136,10 @@ async function evaluate(values: Record<string, string | boolean | undefined>): P
 
 async function sft(argv: string[]): Promise<number> {
   const [subcommand, ...rest] = argv;
+  if (subcommand === "--help" || subcommand === "-h" || rest.includes("--help") || rest.includes("-h")) {
+    console.log(USAGE);
+    return 0;
+  }
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -183,7 +199,7 @@ async function listModels(apiUrl: string | undefined): Promise<number> {
  * any other parent (a test run under `npm test`, say) leaves the working folder as is.
  */
 function invocationFolder(): string {
-  const viaNpmScript = ["eval", "nvarc", "train-tiny"].includes(process.env.npm_lifecycle_event ?? "");
+  const viaNpmScript = ["eval", "nvarc"].includes(process.env.npm_lifecycle_event ?? "");
   return viaNpmScript && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
 }
 

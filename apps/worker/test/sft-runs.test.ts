@@ -115,6 +115,31 @@ describe("SFT runs", () => {
     assert.deepEqual(response.json().problems.map((problem: any) => problem.code), ["unknown_field"]);
   });
 
+  it("pruned checkpoints are marked and refused", async () => {
+    const response = await submit({
+      baseModelId: BASE_MODEL_ID, datasetId,
+      hyperparameters: { learningRate: 1e-3, maxSteps: RUN_STEPS, checkpointEverySteps: CHECKPOINT_EVERY_STEPS, keepCheckpoints: 1, torchThreads: 1, seed: 0 },
+    });
+    const runId = response.json().id;
+    const run = await waitForRun(stack, runId, isFinished);
+    assert.equal(run.state, "completed", JSON.stringify(run.error));
+
+    const pruned = run.models.find((model: any) => model.id === checkpointModelId(runId, 2));
+    const kept = run.models.find((model: any) => model.id === checkpointModelId(runId, 4));
+    assert.ok(pruned.prunedAt, "checkpoint 2 is marked pruned");
+    assert.equal(kept.prunedAt, null);
+    await assert.rejects(stat(pruned.path), "the pruned checkpoint's folder is gone");
+    assert.ok((await stat(kept.path)).isDirectory());
+
+    const batch = await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { dataset: "arc-agi-1/evaluation", limit: 1, options: { modelId: pruned.id } } });
+    assert.equal(batch.statusCode, 400);
+    assert.equal(batch.json().problems[0].code, "model_pruned");
+    assert.equal(batch.json().problems[0].path, "options.modelId");
+    const promote = await stack.api.app.inject({ method: "POST", url: `/v1/models/${pruned.id}/promote` });
+    assert.equal(promote.statusCode, 409);
+    assert.equal(promote.json().error, "model_pruned");
+  });
+
   it("local run completes and registers its models", async () => {
     const response = await submit({
       baseModelId: BASE_MODEL_ID, datasetId,

@@ -22,6 +22,8 @@ export interface BatchOptionsInput {
   maxSeqLen?: number;
   maxNewTokens?: number;
   minProbability?: number;
+  /** false skips TTFT: decoding and scoring use the model without an adapter. */
+  ttft?: boolean;
   gpuType?: string;
   budgetUsd?: number;
 }
@@ -81,11 +83,12 @@ export const createBatchBodySchema = {
     options: {
       type: "object",
       properties: {
-        modelId: { type: "string", description: "Model registry id; default: the promoted model, else the newest." },
+        modelId: { type: "string", description: "Model registry id; default: the latest promoted model, else the newest trained model registered from the models folder, else the newest model." },
         preset: { type: "string", enum: ["full", "cpu", "test"], description: "Recipe settings; default NVARC_DEFAULT_PRESET." },
         maxSeqLen: { type: "integer", minimum: 64, maximum: 131072, description: "Context in tokens for TTFT and inference." },
         maxNewTokens: { type: "integer", minimum: 2, maximum: 4096, description: "Generated tokens per completion, end token included; a 30x30 grid needs 930." },
         minProbability: { type: "number", exclusiveMinimum: 0, exclusiveMaximum: 1, description: "DFS threshold." },
+        ttft: { type: "boolean", description: "false skips test-time fine-tuning; decoding and scoring use the model as it is. Default true." },
         gpuType: { type: "string", description: "Price table key: cpu, l4, a100, h100, h200." },
         budgetUsd: { type: "number", exclusiveMinimum: 0, description: "Tasks starting after the batch spent this much fail with budget_exceeded." },
       },

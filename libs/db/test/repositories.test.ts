@@ -18,6 +18,7 @@ import {
   listModels,
   markBatchEnqueued,
   markBatchRunning,
+  markModelsPruned,
   promoteModel,
   startTaskRun,
   sumCosts,
@@ -108,6 +109,25 @@ describe('models', () => {
     await upsertModel(db.prisma, { id: 'm-untrained-newer', name: 'u', path: '/u', architecture: 'qwen3', parameters: 1, trained: false, description: '' });
 
     assert.equal((await getDefaultModel(db.prisma))?.id, 'm-trained');
+  });
+
+  it('getDefaultModel skips SFT outputs until they are promoted', async () => {
+    await upsertModel(db.prisma, {
+      id: 'm-sft-checkpoint', name: 'c', path: '/c', architecture: 'qwen3', parameters: 1, trained: true, description: '',
+      parentModelId: 'm-trained', sftRunId: '6b0f1d7e-2c4a-4d8e-9f31-5a7c2e9b0d14', step: 2,
+    });
+
+    assert.equal((await getDefaultModel(db.prisma))?.id, 'm-trained');
+  });
+
+  it('pruned models are never the default and cannot be promoted', async () => {
+    await upsertModel(db.prisma, { id: 'm-pruned', name: 'x', path: '/x', architecture: 'qwen3', parameters: 1, trained: true, description: '' });
+    assert.equal(await markModelsPruned(db.prisma, ['m-pruned', 'no-such-model']), 1);
+
+    assert.notEqual((await getDefaultModel(db.prisma))?.id, 'm-pruned');
+    assert.equal(await promoteModel(db.prisma, 'm-pruned'), false);
+    assert.ok((await getModel(db.prisma, 'm-pruned'))?.prunedAt instanceof Date);
+    assert.equal(await markModelsPruned(db.prisma, ['m-pruned']), 0, 'a second mark keeps the first time');
   });
 
   it('getDefaultModel prefers the latest promoted model over newer ones', async () => {

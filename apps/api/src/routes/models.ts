@@ -14,6 +14,10 @@ export function registerModelRoutes(app: FastifyInstance, deps: AppDeps): void {
   }, async (request, reply) => {
     const promoted = await deps.db.promoteModel(request.params.id);
     if (!promoted) {
+      const stored = await deps.db.getModel(request.params.id);
+      if (stored?.prunedAt) {
+        return reply.status(409).send({ error: "model_pruned", message: `model "${stored.id}" is a checkpoint whose files were deleted at ${stored.prunedAt.toISOString()}`, hint: "Promote a checkpoint that still exists or the run's final model." });
+      }
       return reply.status(404).send({ error: "model_not_found", message: `model "${request.params.id}" is not registered`, hint: "List models with GET /v1/models." });
     }
     deps.logger.info({ modelId: request.params.id }, "model promoted to default");
@@ -36,6 +40,7 @@ export function serializeModel(model: any) {
     step: model.step ?? null,
     metrics: model.metrics ?? null,
     promotedAt: model.promotedAt?.toISOString() ?? null,
+    prunedAt: model.prunedAt?.toISOString() ?? null,
     createdAt: model.createdAt.toISOString(),
   };
 }

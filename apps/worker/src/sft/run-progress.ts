@@ -96,6 +96,14 @@ export class SftProgressRecorder {
     });
   }
 
+  /** Marks the run's checkpoint models whose folders the trainer pruned after its latest save. */
+  private async markPrunedCheckpoints(): Promise<void> {
+    const keep = Number(this.run.hyperparameters.keepCheckpoints ?? 0);
+    const pruned = prunedCheckpointIds(this.run.id, await this.deps.db.listModelsOfSftRun(this.run.id), keep);
+    const marked = await this.deps.db.markModelsPruned(pruned);
+    if (marked > 0) this.logger.info({ marked, keepCheckpoints: keep }, "SFT checkpoints marked pruned in the registry");
+  }
+
   private async write(update: TrainUpdate, points: LossPoint[], loss: number | undefined): Promise<void> {
     const { db } = this.deps;
     const running = await db.recordSftProgress({ id: this.run.id, step: update.step, totalSteps: update.totalSteps, lossPoints: points, ...this.costWith() });
@@ -109,8 +117,21 @@ export class SftProgressRecorder {
         description: `checkpoint at step ${update.step} of SFT run ${this.run.id}`,
       });
       this.logger.info({ step: update.step, totalSteps: update.totalSteps, path: update.checkpointPath }, "SFT checkpoint registered");
+      await this.markPrunedCheckpoints();
     }
   }
+}
+
+/**
+ * Returns the ids of a run's checkpoint models whose files the trainer has deleted: with
+ * keepCheckpoints K > 0 it keeps only the newest K checkpoint folders after each save.
+ */
+export function prunedCheckpointIds(runId: string, models: ModelRecord[], keepCheckpoints: number): string[] {
+  if (keepCheckpoints <= 0) return [];
+  const checkpoints = models
+    .filter((model) => model.step !== null && model.id === checkpointModelId(runId, model.step))
+    .sort((a, b) => b.step! - a.step!);
+  return checkpoints.slice(keepCheckpoints).map((model) => model.id);
 }
 
 /** Registers a model saved by an SFT run, with its lineage (base model, dataset, run, step). */

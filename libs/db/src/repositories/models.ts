@@ -34,6 +34,8 @@ export interface ModelRecord extends ModelInput {
   step: number | null;
   metrics: Record<string, number> | null;
   promotedAt: Date | null;
+  /** When an SFT run deleted the checkpoint's files; null while they exist. */
+  prunedAt: Date | null;
   createdAt: Date;
 }
 
@@ -57,17 +59,22 @@ export async function getModel(prisma: DbClient, id: string): Promise<ModelRecor
 }
 
 /**
- * Returns the most recently promoted model, else the most recently created trained
- * model, else the most recently created one, else null. An untrained model is the
- * default only while no trained one is registered.
+ * Returns the most recently promoted model, else the newest trained model registered
+ * from the models folder, else the newest model of any kind, else null. Checkpoints
+ * and final models of SFT runs become the default only when promoted, so a batch
+ * submitted during a run does not pick up its latest checkpoint. Pruned checkpoints
+ * are never the default.
  */
 export async function getDefaultModel(prisma: DbClient): Promise<ModelRecord | null> {
   const promoted = await prisma.model.findFirst({
-    where: { promotedAt: { not: null } },
+    where: { promotedAt: { not: null }, prunedAt: null },
     orderBy: [{ promotedAt: 'desc' }, { id: 'asc' }],
   });
   if (promoted) return toModelRecord(promoted);
-  const latest = await prisma.model.findFirst({ orderBy: [{ trained: 'desc' }, { createdAt: 'desc' }, { id: 'asc' }] });
+  const order = [{ trained: 'desc' as const }, { createdAt: 'desc' as const }, { id: 'asc' as const }];
+  const fromDisk = await prisma.model.findFirst({ where: { prunedAt: null, sftRunId: null }, orderBy: order });
+  if (fromDisk) return toModelRecord(fromDisk);
+  const latest = await prisma.model.findFirst({ where: { prunedAt: null }, orderBy: order });
   return latest ? toModelRecord(latest) : null;
 }
 
@@ -83,10 +90,20 @@ export async function listModelsOfSftRun(prisma: DbClient, sftRunId: string): Pr
   return rows.map(toModelRecord);
 }
 
-/** Marks the model as promoted now, making it the default. Returns false when no such model exists. */
+/**
+ * Marks the model as promoted now, making it the default. Returns false when no such
+ * model exists or its checkpoint files were pruned.
+ */
 export async function promoteModel(prisma: DbClient, id: string): Promise<boolean> {
-  const { count } = await prisma.model.updateMany({ where: { id }, data: { promotedAt: new Date() } });
+  const { count } = await prisma.model.updateMany({ where: { id, prunedAt: null }, data: { promotedAt: new Date() } });
   return count === 1;
+}
+
+/** Marks these models' files as deleted now; models already marked keep their time. Returns how many were marked. */
+export async function markModelsPruned(prisma: DbClient, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { count } = await prisma.model.updateMany({ where: { id: { in: ids }, prunedAt: null }, data: { prunedAt: new Date() } });
+  return count;
 }
 
 function toModelRecord(row: Model): ModelRecord {
