@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { createLogger } from "@nvarc/telemetry";
 import { startEmbeddedStack } from "../apps/cli/src/embedded.ts";
-import { request } from "../apps/cli/src/eval-command.ts";
+import { fetchAllTasks, request } from "../apps/cli/src/eval-command.ts";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TASK_LIST = path.join(REPO_ROOT, "bench/arc-agi-1-eval-100.txt");
@@ -62,7 +62,7 @@ function readOptions(): BenchOptions {
     },
   });
   if (!values.name || !/^[a-z0-9][a-z0-9-]*$/.test(values.name) || !values.model) {
-    throw new Error("usage: sft-eval.ts --name NAME (lowercase letters, digits, -) --model MODEL_ID [--preset test] [--no-ttft]");
+    throw new Error("missing or invalid --name or --model; usage: sft-eval.ts --name NAME (lowercase letters, digits, -) --model MODEL_ID [--preset test] [--no-ttft]");
   }
   const limit = values.limit === undefined ? undefined : Number(values.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new Error(`--limit must be a positive integer, got "${values.limit}"`);
@@ -125,15 +125,8 @@ async function runRemaining(apiUrl: string, file: string, taskIds: string[], opt
 }
 
 async function finishedTasks(apiUrl: string, batchId: string): Promise<any[]> {
-  const finished: any[] = [];
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor === null ? "?limit=100" : `?limit=100&cursor=${cursor}`;
-    const page = await request(apiUrl, "GET", `/v1/batches/${batchId}/tasks${query}`);
-    finished.push(...page.tasks.filter((task: any) => ["completed", "failed", "cancelled"].includes(task.state)));
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return finished;
+  const tasks = await fetchAllTasks(apiUrl, batchId);
+  return tasks.filter((task: any) => ["completed", "failed", "cancelled"].includes(task.state));
 }
 
 function mean(numbers: number[]): number {

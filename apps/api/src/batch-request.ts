@@ -130,7 +130,7 @@ function resolveOptions(raw: unknown, defaults: BatchRequestDefaults, problems: 
   if (options.maxSeqLen !== undefined) presetSettings.maxSeqLen = options.maxSeqLen as number;
   if (options.minProbability !== undefined) presetSettings.decode.minProbability = options.minProbability as number;
   if (options.maxNewTokens !== undefined) presetSettings.decode.maxNewTokens = options.maxNewTokens as number;
-  // Zero TTFT epochs is how a stored preset says "no per-task adapter".
+  // A stored preset with zero TTFT epochs means "no per-task adapter".
   if (options.ttft === false) presetSettings.ttft.epochs = 0;
   return { preset: presetName, presetSettings, gpuType: gpuType as string, budgetUsd: options.budgetUsd as number | undefined, modelId: options.modelId as string | undefined };
 }

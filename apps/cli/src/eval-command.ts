@@ -72,7 +72,8 @@ async function followBatch(options: EvalOptions, batchId: string): Promise<any> 
   }
 }
 
-async function fetchAllTasks(apiUrl: string, batchId: string): Promise<TaskRow[]> {
+/** Returns every task of a batch, following the API's pages. */
+export async function fetchAllTasks(apiUrl: string, batchId: string): Promise<TaskRow[]> {
   const rows: TaskRow[] = [];
   let cursor: string | null = null;
   do {

@@ -66,12 +66,14 @@ describe("nvarc eval with the embedded defaults", () => {
     const { child, output, exited } = spawnCli(["eval", "--dataset", "arc-agi-1/evaluation", "--limit", "5", "--preset", "test"], cwd);
     const deadline = Date.now() + 180_000;
     while (!/submitted batch/.test(output.stdout)) {
-      assert.ok(Date.now() < deadline && child.exitCode === null, `the batch was never submitted:\n${output.stdout}\n${output.stderr}`);
+      assert.equal(child.exitCode, null, `the command exited before submitting:\n${output.stdout}\n${output.stderr}`);
+      assert.ok(Date.now() < deadline, `the batch was not submitted within 180 s:\n${output.stdout}\n${output.stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     const sidecarPid = Number(/sidecar started \(pid (\d+)\)/.exec(output.stdout)?.[1]);
     const redisPid = Number(/redis-server \(pid (\d+)\)/.exec(output.stdout)?.[1]);
-    assert.ok(isRunning(sidecarPid) && isRunning(redisPid), output.stdout);
+    assert.ok(isRunning(sidecarPid), `sidecar pid ${sidecarPid} is not running:\n${output.stdout}`);
+    assert.ok(isRunning(redisPid), `redis-server pid ${redisPid} is not running:\n${output.stdout}`);
 
     child.kill("SIGTERM");
     const { code } = await exited;

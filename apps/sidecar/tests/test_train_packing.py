@@ -53,7 +53,7 @@ def test_targets_skip_segment_starts_and_padding():
     assert batch.token_count == 8
 
 
-def test_segment_wise_forward_gives_the_packed_loss_and_gradient(test_model_dir):
+def test_split_segments_match_packed_gradient(test_model_dir):
     model = load_trainable_model(test_model_dir, torch.float32, torch.device("cpu"))
     samples = copy_samples(random.Random(11), 4)
     sequence = PackedSequence(

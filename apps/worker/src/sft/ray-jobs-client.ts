@@ -119,12 +119,12 @@ export class RayJobsClient {
     });
   }
 
-  private json(response: HttpResponse, what: string): any {
-    if (!isOk(response)) throw new RayJobsApiError(`${what} at ${this.base} failed with HTTP ${response.status}: ${lastLine(response.text)}`, response.status);
+  private json(response: HttpResponse, operation: string): any {
+    if (!isOk(response)) throw new RayJobsApiError(`${operation} at ${this.base} failed with HTTP ${response.status}: ${lastLine(response.text)}`, response.status);
     try {
       return JSON.parse(response.text);
     } catch {
-      throw new RayJobsApiError(`${what} at ${this.base} returned a body that is not JSON: ${response.text.slice(0, 200)}`, response.status);
+      throw new RayJobsApiError(`${operation} at ${this.base} returned a body that is not JSON: ${response.text.slice(0, 200)}`, response.status);
     }
   }
 }
