@@ -2,8 +2,9 @@
 
 const UNTRAINED_NOTE = "The model is untrained: it has not been through supervised fine-tuning, so scores near zero are expected.";
 
-export function serializeBatch(batch: any, progress: Record<string, number>, costs: any) {
-  const trained = batch.model?.trained ?? false;
+/** Builds the GET /v1/batches/:id body; `model` is the batch's registry row, null when it is gone. */
+export function serializeBatch(batch: any, model: { trained: boolean } | null, progress: Record<string, number>, costs: any) {
+  const trained = model?.trained ?? false;
   return {
     id: batch.id,
     state: batch.state,

@@ -197,6 +197,8 @@ describe("the model registry", () => {
     const created = (await stack.api.app.inject({ method: "POST", url: "/v1/batches", payload: { dataset: "arc-agi-1/evaluation", limit: 1 } })).json();
     const batch = (await stack.api.app.inject({ method: "GET", url: `/v1/batches/${created.id}` })).json();
     assert.equal(batch.modelId, "other-model");
+    assert.equal(batch.modelTrained, true);
+    assert.equal(batch.note, undefined, "a trained model gets no untrained-model note");
   });
 
   it("answers 404 when promoting an unknown model", async () => {

@@ -35,7 +35,8 @@ export function registerBatchRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get<{ Params: { id: string } }>("/v1/batches/:id", { schema: { tags: ["batches"], summary: "Batch state, progress, scores and cost", params: idParams } }, async (request, reply) => {
     const batch = await findBatch(deps, request.params.id, reply);
     if (!batch) return;
-    return serializeBatch(batch, await deps.db.getBatchProgress(batch.id), await deps.db.sumCosts(batch.id));
+    const model = await deps.db.getModel(batch.modelId);
+    return serializeBatch(batch, model, await deps.db.getBatchProgress(batch.id), await deps.db.sumCosts(batch.id));
   });
 
   app.get<{ Params: { id: string }; Querystring: { cursor?: string; limit?: string } }>("/v1/batches/:id/tasks", {
